@@ -1,0 +1,64 @@
+"""tensorcalc: typed derivative tensors and an einsum chain rule for backpropagation."""
+
+from .chain import chain
+from .derivative import Derivative, Factor, get_dense_limit, kind_name, set_dense_limit
+from .errors import (
+    InvalidInputError,
+    MemoryLimitError,
+    ShapeMismatchError,
+    TensorcalcError,
+    UnknownNameError,
+)
+from .losses import LOSSES, cross_entropy, nll, squared_error
+from .numeric import CheckReport, check_derivative, numerical_derivative
+from .primitives import (
+    ACTIVATIONS,
+    REGISTRY,
+    Elementwise,
+    Primitive,
+    identity,
+    leaky_relu,
+    linear,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "REGISTRY",
+    "CheckReport",
+    "Derivative",
+    "Elementwise",
+    "Factor",
+    "InvalidInputError",
+    "MemoryLimitError",
+    "Primitive",
+    "ShapeMismatchError",
+    "TensorcalcError",
+    "UnknownNameError",
+    "chain",
+    "check_derivative",
+    "cross_entropy",
+    "get_dense_limit",
+    "identity",
+    "kind_name",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "nll",
+    "numerical_derivative",
+    "relu",
+    "set_dense_limit",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "squared_error",
+    "tanh",
+]

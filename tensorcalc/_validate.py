@@ -1,0 +1,48 @@
+"""Input checks shared by every public entry point: dtype policy and finiteness."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+#: Floating dtypes kept as they are; everything else real is cast to float64.
+KEPT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(value: object, name: str, *, finite: bool = True) -> np.ndarray:
+    """Return ``value`` as a float32/float64 array, refusing what cannot be differentiated.
+
+    Integers and booleans become float64; float16 becomes float64; complex and object arrays
+    are refused. The input is never modified: a cast makes a copy, and callers must not write
+    into the result.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind == "c":
+        raise InvalidInputError(
+            f"{name} is complex ({arr.dtype}); tensorcalc differentiates real functions only. "
+            f"Pass the real part (np.real({name})) or split real and imaginary parts."
+        )
+    if arr.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"{name} has dtype {arr.dtype}, which is not numeric; pass a float array "
+            f"(for example np.asarray({name}, dtype=float))."
+        )
+    if arr.dtype not in KEPT_DTYPES:
+        arr = arr.astype(np.float64)
+    if finite and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        where = tuple(int(i) for i in bad[0])
+        raise InvalidInputError(
+            f"{name} has {len(bad)} non-finite entr{'y' if len(bad) == 1 else 'ies'} "
+            f"(first at index {where}: {arr[where]}); derivatives need finite inputs. "
+            f"Replace NaN/inf values before calling."
+        )
+    return arr
+
+
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only view of ``arr`` (the caller's array keeps its own flags)."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view

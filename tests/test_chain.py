@@ -1,0 +1,98 @@
+"""The chain rule: equals the dense tensor product, associative, cheap through deltas."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import tensorcalc as tc
+from tensorcalc import strategies as tcs
+
+
+def dense_chain(*ds):
+    """Independent reference: tensordot of the materialised tensors, outermost first."""
+    result = ds[-1].dense()
+    for outer in reversed(ds[:-1]):
+        result = np.tensordot(outer.dense(), result, axes=len(outer.in_shape))
+    return result
+
+
+@given(tcs.chains(length=2))
+def test_chain_equals_dense_product(ds):
+    C = tc.chain(*ds)
+    assert C.out_shape == ds[0].out_shape and C.in_shape == ds[-1].in_shape
+    np.testing.assert_allclose(C.dense(), dense_chain(*ds), rtol=1e-10, atol=1e-10)
+
+
+@given(tcs.chains(length=3))
+def test_chain_is_associative(ds):
+    a, b, c = ds
+    left, right = tc.chain(tc.chain(a, b), c), tc.chain(a, tc.chain(b, c))
+    np.testing.assert_allclose(left.dense(), right.dense(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose((a @ b @ c).dense(), dense_chain(a, b, c), rtol=1e-10, atol=1e-10)
+
+
+def test_layer_chain_is_the_shortcut_spec():
+    rng = np.random.default_rng(0)
+    W, a = rng.normal(size=(4, 3)), rng.normal(size=(6, 3))
+    z = tc.linear(W, a)
+    g = tc.squared_error.derivative(tc.sigmoid(z), np.zeros((6, 4)))
+    C = tc.chain(g, tc.sigmoid.derivative(z), tc.linear.derivative(W, a, wrt="W"))
+    assert C.kind == "scalar-by-matrix"
+    assert C.spec == "ni,ni,nj->ij"
+    shortcut = tc.sigmoid.hadamard(g.compact, z).T @ a
+    np.testing.assert_allclose(C.dense(), shortcut, rtol=1e-12)
+
+
+def test_sum_of_ones_and_constant_axes():
+    ones_row = tc.Derivative((), "", "i", {"i": 5}, of="s", wrt="z")  # d sum(z)/dz
+    broadcast = tc.Derivative((), "k", "", {"k": 5}, of="z", wrt="t")  # z = t * ones
+    assert ones_row.dense().tolist() == [1.0] * 5
+    total = tc.chain(ones_row, broadcast)
+    assert total.kind == "scalar-by-scalar"
+    assert float(total.dense()) == 5.0
+
+
+def test_gradient_times_vector_by_matrix_never_builds_the_3_tensor():
+    n = 2000
+    rng = np.random.default_rng(0)
+    W, a = rng.normal(size=(n, n)), rng.normal(size=n)
+    g = tc.Derivative.from_array(rng.normal(size=n), (), (n,), of="C", wrt="z")
+    dz_dW = tc.linear.derivative(W, a, wrt="W")
+    assert dz_dW.nbytes_dense == 8 * n**3  # 64 GB, far above any machine here
+    tracemalloc.start()
+    result = tc.chain(g, dz_dW).dense()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4 * n * n * 8  # a few n x n arrays at most
+    np.testing.assert_allclose(result, np.outer(g.dense(), a), rtol=1e-12)
+
+
+def test_shape_mismatch_names_both_sides_and_the_fix():
+    W = np.ones((4, 3))
+    outer = tc.Derivative.from_array(np.ones(2), (), (2,), of="C", wrt="a")
+    inner = tc.linear.derivative(W, np.ones(3), wrt="a")
+    with pytest.raises(tc.ShapeMismatchError) as info:
+        tc.chain(outer, inner)
+    msg = str(info.value)
+    for piece in ("dC/da (gradient", "dz/da (jacobian", "(2,)", "(4,)", "would fit"):
+        assert piece in msg
+    with pytest.raises(tc.ShapeMismatchError, match="reverse order fits"):
+        tc.chain(tc.linear.derivative(W, np.ones(3), wrt="a"),
+                 tc.Derivative.from_array(np.ones((2, 4)), (2,), (4,)))
+    with pytest.raises(tc.TensorcalcError, match="Derivative objects"):
+        tc.chain(outer, np.ones(2))
+    with pytest.raises(tc.TensorcalcError, match="at least one"):
+        tc.chain()
+
+
+def test_expressions_are_cached():
+    from tensorcalc import contract
+
+    D = tc.sigmoid.derivative(np.zeros((3, 4)))
+    g = tc.Derivative.from_array(np.ones((3, 4)), (), (3, 4))
+    tc.chain(g, D).dense()
+    before = contract.cache_info().hits
+    tc.chain(g, D).dense()
+    assert contract.cache_info().hits > before
