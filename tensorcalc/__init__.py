@@ -1,5 +1,6 @@
 """tensorcalc: typed derivative tensors and an einsum chain rule for backpropagation."""
 
+from .backprop import METHODS, Gradients, Step, backprop
 from .chain import chain
 from .derivative import Derivative, Factor, get_dense_limit, kind_name, set_dense_limit
 from .errors import (
@@ -10,6 +11,7 @@ from .errors import (
     UnknownNameError,
 )
 from .losses import LOSSES, cross_entropy, nll, squared_error
+from .network import OUTPUTS, Forward, Network
 from .numeric import CheckReport, check_derivative, numerical_derivative
 from .primitives import (
     ACTIVATIONS,
@@ -32,8 +34,15 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "METHODS",
+    "OUTPUTS",
     "REGISTRY",
     "CheckReport",
+    "Forward",
+    "Gradients",
+    "Network",
+    "Step",
+    "backprop",
     "Derivative",
     "Elementwise",
     "Factor",
