@@ -2,6 +2,7 @@
 
 from .backprop import METHODS, Gradients, Step, backprop
 from .chain import chain
+from .compare import Report, compare
 from .derivative import Derivative, Factor, get_dense_limit, kind_name, set_dense_limit
 from .errors import (
     InvalidInputError,
@@ -12,6 +13,7 @@ from .errors import (
 )
 from .losses import LOSSES, cross_entropy, nll, squared_error
 from .network import OUTPUTS, Forward, Network
+from .notation import Explanation, explain
 from .numeric import CheckReport, check_derivative, numerical_derivative
 from .primitives import (
     ACTIVATIONS,
@@ -45,14 +47,18 @@ __all__ = [
     "backprop",
     "Derivative",
     "Elementwise",
+    "Explanation",
     "Factor",
     "InvalidInputError",
     "MemoryLimitError",
     "Primitive",
+    "Report",
     "ShapeMismatchError",
     "TensorcalcError",
     "UnknownNameError",
     "chain",
+    "compare",
+    "explain",
     "check_derivative",
     "cross_entropy",
     "get_dense_limit",

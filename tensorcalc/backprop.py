@@ -33,7 +33,8 @@ METHODS = ("full", "dense", "shortcut", "numeric")
 
 @dataclass(frozen=True)
 class Step:
-    """One chain-rule step: ``result = chain(*parts)``, and the shortcut formula it reduces to."""
+    """One chain-rule step: ``result = chain(*parts)`` (not yet contracted, so its spec and
+    index notation show the whole step) and the matrix-notation shortcut it reduces to."""
 
     target: str
     parts: tuple[Derivative, ...]
@@ -80,7 +81,8 @@ def local_derivatives(net: Network, x, y) -> tuple[dict, list]:
     """Every local derivative of the network at (x, y), structured, keyed by role and layer."""
     fw = net.forward(x)
     L = net.depth
-    local = {("loss", L): net.loss_fn.derivative(fw.a[L], y, names={"a": f"a^{L}"})}
+    loss_arg = net.loss_fn.args[0]
+    local = {("loss", L): net.loss_fn.derivative(fw.a[L], y, names={loss_arg: f"a^{L}"})}
     for l in range(1, L + 1):
         W, b, a_prev = net.params[f"W{l}"], net.params.get(f"b{l}"), fw.a[l - 1]
         names = {"W": f"W^{l}", "a": f"a^{l - 1}", "b": f"b^{l}", "out": f"z^{l}"}

@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from . import layout as _layout
+from . import render as _render
 from ._validate import as_float_array, readonly
 from .contract import contract, einsum_spec
 from .errors import MemoryLimitError, ShapeMismatchError, TensorcalcError
@@ -327,6 +328,16 @@ class Derivative:
         return _layout.to_layout(self.dense(), layout, self.out_shape, self.in_shape)
 
     # ------------------------------------------------------------------ composition, display
+    def index_notation(self) -> str:
+        """The entry formula in index notation, e.g. ``dz_i/dW_kj = a_j delta_ik``."""
+        return _render.index_notation(self.of, self.wrt, self.out_labels, self.in_labels,
+                                      [(f.symbol, f.labels) for f in self.factors])
+
+    def latex(self) -> str:
+        """The entry formula as LaTeX (see :meth:`index_notation`)."""
+        return _render.latex(self.of, self.wrt, self.out_labels, self.in_labels,
+                             [(f.symbol, f.labels) for f in self.factors])
+
     def __matmul__(self, other: Derivative) -> Derivative:
         from .chain import chain
 
@@ -336,7 +347,7 @@ class Derivative:
         factors = " ".join(f"{f.symbol}[{f.labels}]" for f in self.factors) or "(none)"
         return (
             f"<Derivative {self.kind} d{self.of}/d{self.wrt}: out {self.out_shape} "
-            f"in {self.in_shape}, {self.structure}, dense {self.nbytes_dense:,} B "
+            f"in {self.in_shape}, {self.structure}, {self.nbytes_dense:,} B when dense "
             f"({self.structural_zero_fraction:.0%} structural zeros); "
             f"labels {self.out_labels or '-'}|{self.in_labels or '-'}; factors {factors}>"
         )

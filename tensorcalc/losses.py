@@ -58,11 +58,11 @@ def _scale(a):
     return 1.0 / a.shape[0] if a.ndim == 2 else 1.0
 
 
-def _gradient(g, a, symbol, sym):
+def _gradient(g, a, symbol, sym, arg):
     labels = "ni" if a.ndim == 2 else "i"
     suffix = "/N" if a.ndim == 2 else ""
     return Derivative((Factor(g, labels, symbol + suffix),), "", labels,
-                      dict(zip(labels, a.shape)), sym["out"], sym["a"])
+                      dict(zip(labels, a.shape)), sym["out"], sym[arg])
 
 
 # ---------------------------------------------------------------- squared error
@@ -78,7 +78,7 @@ def _se_value(a, y):
 
 def _se_grad(sym, a, y):
     a, y = _se_args(a, y)
-    return _gradient(2.0 * (a - y) * _scale(a), a, f"2({sym['a']} - y)", sym)
+    return _gradient(2.0 * (a - y) * _scale(a), a, f"2({sym['a']} - y)", sym, "a")
 
 
 def _example_se(rng, batch):
@@ -114,7 +114,7 @@ def _ce_value(p, y):
 def _ce_grad(sym, p, y):
     p, y = _ce_args(p, y)
     g = -np.divide(y, p, out=np.zeros_like(p), where=y != 0) * _scale(p)
-    return _gradient(g, p, f"-y/{sym['a']}", sym)
+    return _gradient(g, p, f"-y/{sym['p']}", sym, "p")
 
 
 def _example_ce(rng, batch):
@@ -123,8 +123,8 @@ def _example_ce(rng, batch):
 
 
 cross_entropy = register(Primitive(
-    "cross_entropy", ("a", "y"), "C", _ce_value, {"a": _ce_grad},
-    {"a": "C = -sum_i y_i log p_i; dC/dp_i = -y_i / p_i"}, _example_ce))
+    "cross_entropy", ("p", "y"), "C", _ce_value, {"p": _ce_grad},
+    {"p": "C = -sum_i y_i log p_i; dC/dp_i = -y_i / p_i"}, _example_ce))
 
 
 # ---------------------------------------------------------------- NLL on logits
@@ -141,7 +141,7 @@ def _nll_value(z, y):
 def _nll_grad(sym, z, y):
     z, y = _nll_args(z, y)
     return _gradient((_softmax(z) * y.sum(axis=-1, keepdims=True) - y) * _scale(z), z,
-                     f"(softmax({sym['a']}) - y)", sym)
+                     f"(softmax({sym['z']}) - y)", sym, "z")
 
 
 def _example_nll(rng, batch):
@@ -150,8 +150,8 @@ def _example_nll(rng, batch):
 
 
 nll = register(Primitive(
-    "nll", ("a", "y"), "C", _nll_value, {"a": _nll_grad},
-    {"a": "C = logsumexp(z) - z_c; dC/dz_i = softmax(z)_i - 1_{i=c}"}, _example_nll))
+    "nll", ("z", "y"), "C", _nll_value, {"z": _nll_grad},
+    {"z": "C = logsumexp(z) - z_c; dC/dz_i = softmax(z)_i - 1_{i=c}"}, _example_nll))
 
 #: The losses, by name.
 LOSSES: dict[str, Primitive] = {p.name: p for p in (squared_error, cross_entropy, nll)}

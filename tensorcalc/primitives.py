@@ -46,8 +46,10 @@ def get(name: str, among: Mapping[str, Primitive] | None = None, what: str = "pr
 class Primitive:
     """A function with its local derivatives as typed :class:`Derivative` objects.
 
-    ``names`` maps argument names (and ``"out"``) to the symbols used in the factors, so a
-    network can show ``W^2`` instead of ``W``.
+    ``derivative(..., names=...)`` maps argument names (the keys of ``args``, e.g. ``"W"``,
+    ``"a"``, ``"b"`` for ``linear``, ``"z"`` for an activation) and ``"out"`` (the result, e.g.
+    ``"z"`` for ``linear``) to the symbols shown in factors and formulas, so a network can show
+    ``dz^2/dW^2`` instead of ``dz/dW``.
     """
 
     name: str

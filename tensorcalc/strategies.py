@@ -82,3 +82,75 @@ def chains(draw, length: int = 3):
         draw(derivatives(shape_list[k], shape_list[k + 1], of=f"y{k}", wrt=f"y{k + 1}"))
         for k in range(length)
     ]
+
+
+# ---------------------------------------------------------------- networks
+def activations() -> st.SearchStrategy[str]:
+    """Names of hidden activations."""
+    from .primitives import ACTIVATIONS
+
+    return st.sampled_from(list(ACTIVATIONS))
+
+
+def pairings() -> st.SearchStrategy[tuple[str, str]]:
+    """Valid (output activation, loss) pairs: squared error after any output, cross-entropy
+    after softmax or sigmoid, NLL on the logits of a linear last layer."""
+    from .network import OUTPUTS
+
+    pairs = [(o, "squared_error") for o in OUTPUTS]
+    pairs += [("softmax", "cross_entropy"), ("sigmoid", "cross_entropy"), ("identity", "nll")]
+    return st.sampled_from(pairs)
+
+
+def layer_sizes(min_depth: int = 1, max_depth: int = 4, max_width: int = 16):
+    """Layer widths ``[n_0, ..., n_L]`` with depth L in the given range."""
+    return st.lists(st.integers(1, max_width), min_size=min_depth + 1, max_size=max_depth + 1)
+
+
+def class_indices(n_classes: int, batch: int | None) -> st.SearchStrategy:
+    """A class index (``batch=None``) or an (N,) array of them."""
+    if batch is None:
+        return st.integers(0, n_classes - 1)
+    return st.lists(st.integers(0, n_classes - 1), min_size=batch, max_size=batch).map(np.array)
+
+
+def one_hot_targets(n_classes: int, batch: int | None) -> st.SearchStrategy[np.ndarray]:
+    """One-hot target rows of width ``n_classes``."""
+    return class_indices(n_classes, batch).map(lambda c: np.eye(n_classes)[c])
+
+
+@st.composite
+def networks(draw, *, min_depth=1, max_depth=4, max_width=16, max_batch=8, hidden=None,
+             pairing=None, bias=None, dtype=np.float64, kink_margin: float = 1e-3):
+    """``(net, x, y)``: a random :class:`~tensorcalc.Network` with a matching input and target.
+
+    Structure (depth, widths, activations, output/loss pairing, bias, batch) is drawn so that
+    hypothesis can shrink it; weights and inputs come from a drawn seed. ``batch`` 0 means one
+    sample as a vector. For ReLU-like hidden layers, draws whose pre-activations come within
+    ``kink_margin`` of the kink at 0 are rejected, so finite differences stay valid.
+    """
+    from hypothesis import assume
+
+    from .network import Network
+
+    sizes = draw(layer_sizes(min_depth, max_depth, max_width))
+    hidden = draw(activations()) if hidden is None else hidden
+    output, loss = draw(pairings()) if pairing is None else pairing
+    bias = draw(st.booleans()) if bias is None else bias
+    batch = draw(st.integers(0, max_batch))
+    seed = draw(st.integers(0, 2**32 - 1))
+    net = Network.random(sizes, hidden=hidden, output=output, loss=loss, bias=bias, seed=seed,
+                         dtype=dtype)
+    rng = np.random.default_rng(seed + 1)
+    lead = (batch,) if batch else ()
+    x = rng.normal(size=lead + (sizes[0],)).astype(dtype)
+    if loss == "squared_error":
+        y = rng.uniform(size=lead + (sizes[-1],)).astype(dtype)
+    elif draw(st.booleans()):
+        y = draw(class_indices(sizes[-1], batch or None))
+    else:
+        y = draw(one_hot_targets(sizes[-1], batch or None)).astype(dtype)
+    if kink_margin and hidden in ("relu", "leaky_relu"):
+        fw = net.forward(x)
+        assume(all(np.min(np.abs(z)) > kink_margin for z in fw.z[1:-1]))
+    return net, x, y

@@ -1,0 +1,89 @@
+"""The ``tensorcalc`` command: check that every backprop method agrees, or explain a gradient."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from .compare import compare
+from .errors import TensorcalcError
+from .losses import LOSSES
+from .network import OUTPUTS, Network
+from .notation import explain
+from .primitives import ACTIVATIONS
+
+DEFAULT_OUTPUT = {"squared_error": "sigmoid", "cross_entropy": "softmax", "nll": "identity"}
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network (default: the 3-4-2 sigmoid network with squared error)")
+    g.add_argument("--sizes", type=int, nargs="+", default=[3, 4, 2], metavar="N",
+                   help="layer widths, input first (default: 3 4 2)")
+    g.add_argument("--hidden", default="sigmoid", choices=list(ACTIVATIONS),
+                   help="hidden activation (default: sigmoid)")
+    g.add_argument("--output", default=None, choices=list(OUTPUTS),
+                   help="output activation (default: sigmoid for squared_error, softmax for "
+                        "cross_entropy, identity for nll)")
+    g.add_argument("--loss", default="squared_error", choices=list(LOSSES),
+                   help="loss (default: squared_error)")
+    g.add_argument("--no-bias", action="store_true", help="layers without biases")
+    g.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="batch size; 0 means one sample as a vector (default: 0)")
+    g.add_argument("--seed", type=int, default=0, help="random seed for weights and data")
+    g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tensorcalc",
+        description="Backpropagation as an explicit tensor chain rule: compare the full-tensor "
+                    "chain with the Hadamard shortcut and finite differences, or explain the "
+                    "chain for one parameter.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="compare full, dense, shortcut and numeric backprop; "
+                                         "exit 1 if any method disagrees")
+    _network_options(check)
+    ex = sub.add_parser("explain", help="print the chain rule for one parameter, step by step")
+    ex.add_argument("--param", default="W1", help="parameter name, e.g. W1 or b2 (default: W1)")
+    _network_options(ex)
+    return parser
+
+
+def problem(args: argparse.Namespace):
+    """The network and a fixed random sample (x, y) that the options describe."""
+    output = args.output or DEFAULT_OUTPUT[args.loss]
+    net = Network.random(args.sizes, hidden=args.hidden, output=output, loss=args.loss,
+                         bias=not args.no_bias, seed=args.seed, dtype=np.dtype(args.dtype))
+    if args.batch < 0:
+        raise TensorcalcError(f"--batch must be >= 0, got {args.batch}.")
+    rng = np.random.default_rng(args.seed + 1)
+    lead = (args.batch,) if args.batch else ()
+    x = rng.normal(size=lead + (args.sizes[0],)).astype(args.dtype)
+    n_out = args.sizes[-1]
+    if args.loss == "squared_error":
+        y = rng.uniform(size=lead + (n_out,)).astype(args.dtype)
+    else:
+        y = rng.integers(0, n_out, size=lead) if lead else int(rng.integers(0, n_out))
+    return net, x, y
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        net, x, y = problem(args)
+        if args.command == "check":
+            report = compare(net, x, y)
+            print(report)
+            return 0 if report.ok else 1
+        print(explain(net, x, y, args.param))
+        return 0
+    except TensorcalcError as err:
+        print(f"tensorcalc: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""All backprop methods side by side: differences against ``full``, tolerances, costs.
+
+Exact methods (``dense``, ``shortcut``) must match ``full`` to rounding: a max absolute
+difference within ``EXACT_RTOL`` times the largest gradient entry (plus a tiny floor). The
+``numeric`` method must match within the finite-difference tolerances of :mod:`tensorcalc.numeric`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backprop import METHODS, Gradients, backprop
+from .errors import MemoryLimitError, UnknownNameError
+from .network import Network
+from .numeric import compare_arrays
+
+#: Relative tolerance of exact methods against ``full``, by dtype.
+EXACT_RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One parameter: its kind and shape, and each method's difference from ``full``."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    max_abs: dict[str, float]
+    max_rel: dict[str, float]
+    ok: dict[str, bool]
+
+
+@dataclass
+class Report:
+    """The comparison of :func:`compare`; ``print(report)`` shows it as a table."""
+
+    network: str
+    samples: int
+    dtype: str
+    loss: float
+    rows: list[Row]
+    results: dict[str, Gradients]
+    refused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every method that ran agrees with ``full`` on every parameter."""
+        return all(all(r.ok.values()) for r in self.rows)
+
+    @property
+    def methods(self) -> list[str]:
+        return [m for m in self.results if m != "full"]
+
+    def __str__(self) -> str:
+        head = ["param", "kind", "shape"] + [f"{m} vs full" for m in self.methods] + ["ok"]
+        body = []
+        for r in self.rows:
+            cells = [f"{r.max_rel[m]:.1e}" + ("" if r.ok[m] else " !") for m in self.methods]
+            body.append([r.name, r.kind, str(r.shape)] + cells +
+                        ["yes" if all(r.ok.values()) else "NO"])
+        widths = [max(len(x) for x in col) for col in zip(head, *body)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [
+            f"{self.network}",
+            f"{self.samples} sample{'s' if self.samples > 1 else ''}, {self.dtype}, "
+            f"loss C = {self.loss:.6g}",
+            "",
+            "max relative difference of each method from the full tensor chain rule:",
+            fmt.format(*head),
+            fmt.format(*("-" * w for w in widths)),
+        ] + [fmt.format(*row) for row in body]
+        lines += ["", f"{'method':<9} {'time':>10}  largest tensor built"]
+        for m, g in self.results.items():
+            lines.append(f"{m:<9} {g.seconds * 1e3:>7.2f} ms  {g.largest_bytes:,} B")
+        for m, why in self.refused.items():
+            lines.append(f"{m:<9} {'refused':>10}  {why}")
+        rtol = EXACT_RTOL[np.dtype(self.dtype)]
+        lines += ["", f"tolerance: exact methods {rtol:g} relative; numeric: see "
+                      f"tensorcalc.numeric.TOLERANCES",
+                  "all methods agree" if self.ok else "MISMATCH: some method disagrees (!)"]
+        return "\n".join(lines)
+
+
+def _row(name: str, results: dict[str, Gradients], dtype) -> Row:
+    full = results["full"][name]
+    ref = full.dense()
+    scale = float(np.max(np.abs(ref), initial=0.0))
+    max_abs, max_rel, ok = {}, {}, {}
+    for m, g in results.items():
+        if m == "full":
+            continue
+        value = g[name].dense()
+        diff = float(np.max(np.abs(value - ref), initial=0.0))
+        max_abs[m], max_rel[m] = diff, diff / scale if scale > 0 else diff
+        if m == "numeric":
+            ok[m] = compare_arrays(ref, value, dtype)[0]
+        else:
+            ok[m] = diff <= EXACT_RTOL[np.dtype(dtype)] * scale + 1e3 * np.finfo(dtype).tiny
+    return Row(name, full.kind, full.shape, max_abs, max_rel, ok)
+
+
+def compare(net: Network, x, y, methods=METHODS) -> Report:
+    """Run every backprop method and compare each with ``full``.
+
+    A method refused for memory (``dense`` on a large network) is listed as refused and does not
+    count against ``ok``.
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> net = tc.Network.random([3, 4, 2], seed=0)
+    >>> report = tc.compare(net, np.array([0.5, -0.2, 0.1]), np.array([1.0, 0.0]))
+    >>> report.ok
+    True
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UnknownNameError(f"unknown method(s) {unknown}; valid methods are {list(METHODS)}.")
+    results, refused = {"full": backprop(net, x, y, "full")}, {}
+    for m in methods:
+        if m == "full":
+            continue
+        try:
+            results[m] = backprop(net, x, y, m)
+        except MemoryLimitError as err:
+            refused[m] = str(err).split(". ")[0]
+    xs = net.check_input(x)
+    samples = xs.shape[0] if xs.ndim == 2 else 1
+    rows = [_row(name, results, net.dtype) for name in net.params]
+    return Report(repr(net), samples, str(net.dtype), results["full"].loss, rows, results, refused)

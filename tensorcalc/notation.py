@@ -1,0 +1,74 @@
+"""``explain``: one parameter's gradient as the chain of typed derivatives that builds it.
+
+Each step lists the derivatives chained (kind, shape, symbols), the einsum spec contracted, the
+entry formula in index notation, and the matrix-notation shortcut the step reduces to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backprop import Step, backprop
+from .derivative import Derivative
+from .errors import UnknownNameError
+from .network import Network
+
+
+def describe(d: Derivative) -> str:
+    """One line: symbol, kind, shapes, structure and factors of a derivative."""
+    factors = " ".join(f"{f.symbol}[{f.labels}]" for f in d.factors) or "(no factor)"
+    return (f"d{d.of}/d{d.wrt}: {d.kind} {d.out_shape} by {d.in_shape}, {d.structure}; "
+            f"{factors}")
+
+
+def step_lines(k: int, step: Step) -> list[str]:
+    """The printed form of one chain-rule step."""
+    r = step.result
+    names = ", ".join(sym for sym, _, _ in r.operands)
+    lines = [f"step {k}: {step.target} = " + " . ".join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
+    lines += [f"    {describe(p)}" for p in step.parts]
+    lines += [
+        f"  einsum:  {r.spec}   ({names})",
+        f"  index:   {r.index_notation()}",
+        f"  matrix:  {step.shortcut}",
+        f"  result:  {r.kind} of shape {r.shape}",
+    ]
+    return lines
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The steps that build one parameter's gradient; ``print()`` it."""
+
+    param: str
+    network: str
+    steps: list[Step]
+
+    def __str__(self) -> str:
+        lines = [f"dC/d{self.param} for {self.network}", ""]
+        for k, step in enumerate(self.steps, 1):
+            lines += step_lines(k, step) + [""]
+        return "\n".join(lines).rstrip()
+
+
+def explain(net: Network, x, y, param: str) -> Explanation:
+    """The chain rule for one parameter, step by step.
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> net = tc.Network.random([3, 4, 2], seed=0)
+    >>> text = str(tc.explain(net, np.ones(3), np.zeros(2), "W1"))
+    >>> "delta^1 = (W^2T delta^2) (.) sigma'(z^1)" in text
+    True
+    """
+    if param not in net.params:
+        raise UnknownNameError(f"unknown parameter {param!r}; this network has "
+                               f"{', '.join(net.params)}.")
+    layer = int(param[1:])
+    target = f"dC/d{param[0]}^{layer}"
+    steps = []
+    for step in backprop(net, x, y, "full").trace:
+        if step.target.startswith("delta^") and int(step.target[6:]) >= layer:
+            steps.append(step)
+        elif step.target == target:
+            steps.append(step)
+    return Explanation(param, repr(net), steps)

@@ -1,0 +1,65 @@
+"""The tensorcalc command and the index-notation example, run as subprocesses."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tensorcalc.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "tensorcalc", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
+def test_check_default_is_the_3_4_2_network_and_passes():
+    proc = run("check")
+    assert proc.returncode == 0, proc.stderr
+    assert "sizes=[3, 4, 2]" in proc.stdout and "all methods agree" in proc.stdout
+
+
+@pytest.mark.parametrize("options", [
+    ["--loss", "cross_entropy", "--batch", "5", "--hidden", "tanh"],
+    ["--loss", "nll", "--no-bias", "--sizes", "4", "6", "5", "3", "--hidden", "relu"],
+    ["--dtype", "float32", "--batch", "3", "--hidden", "softplus"],
+])
+def test_check_options(options):
+    proc = run("check", *options)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all methods agree" in proc.stdout
+
+
+def test_check_exits_non_zero_when_a_method_disagrees(monkeypatch, capsys):
+    import tensorcalc as tc
+
+    monkeypatch.setattr(tc.Elementwise, "hadamard", lambda self, up, z: up * self.prime(z) * 1.01)
+    assert main(["check"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_explain_command():
+    proc = run("explain", "--param", "b1", "--batch", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "dC/db1" in proc.stdout and "delta^1 = (W^2T delta^2)" in proc.stdout
+
+
+def test_bad_options_give_clear_errors():
+    proc = run("explain", "--param", "W7")
+    assert proc.returncode == 2 and "unknown parameter 'W7'" in proc.stderr
+    proc = run("check", "--loss", "nll", "--output", "sigmoid")
+    assert proc.returncode == 2 and "must be 'identity'" in proc.stderr
+    proc = run("check", "--hidden", "swish")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    help_text = run("--help").stdout
+    assert "check" in help_text and "explain" in help_text
+
+
+def test_index_notation_example_runs():
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "index_notation.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all three notations agree" in proc.stdout
