@@ -11,6 +11,7 @@ from .errors import (
     TensorcalcError,
     UnknownNameError,
 )
+from .jacobian import jacobian
 from .losses import LOSSES, cross_entropy, nll, squared_error
 from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain
@@ -63,6 +64,7 @@ __all__ = [
     "cross_entropy",
     "get_dense_limit",
     "identity",
+    "jacobian",
     "kind_name",
     "leaky_relu",
     "linear",

@@ -77,12 +77,16 @@ def _largest(d: Derivative) -> int:
     return biggest * d.dtype.itemsize
 
 
-def local_derivatives(net: Network, x, y) -> tuple[dict, list]:
-    """Every local derivative of the network at (x, y), structured, keyed by role and layer."""
+def local_derivatives(net: Network, x, y=None) -> tuple[dict, list]:
+    """Every local derivative of the network at (x, y), structured, keyed by (role, layer):
+    ``("loss", L)`` (only when ``y`` is given), ``("act", l)``, ``("W", l)``, ``("b", l)``,
+    ``("a", l)`` (dz^l/da^{l-1}, for l > 1)."""
     fw = net.forward(x)
     L = net.depth
-    loss_arg = net.loss_fn.args[0]
-    local = {("loss", L): net.loss_fn.derivative(fw.a[L], y, names={loss_arg: f"a^{L}"})}
+    local = {}
+    if y is not None:
+        loss_arg = net.loss_fn.args[0]
+        local["loss", L] = net.loss_fn.derivative(fw.a[L], y, names={loss_arg: f"a^{L}"})
     for l in range(1, L + 1):
         W, b, a_prev = net.params[f"W{l}"], net.params.get(f"b{l}"), fw.a[l - 1]
         names = {"W": f"W^{l}", "a": f"a^{l - 1}", "b": f"b^{l}", "out": f"z^{l}"}

@@ -76,6 +76,8 @@ class CheckReport:
     atol: float
     step: float
     dtype: str
+    reference: str = "numeric"
+    claimed: str = "analytic"
 
     def __bool__(self) -> bool:
         return self.ok
@@ -85,10 +87,10 @@ class CheckReport:
         return (
             f"{verdict}: d{self.of}/d{self.wrt} ({self.kind}, shape {self.shape}, {self.dtype})\n"
             f"  worst entry: output {self.out_index}, input {self.in_index}\n"
-            f"  analytic {self.analytic:.10g}  numeric {self.numeric:.10g}  "
+            f"  {self.claimed} {self.analytic:.10g}  {self.reference} {self.numeric:.10g}  "
             f"abs error {self.abs_error:.3g}  rel error {self.rel_error:.3g}\n"
-            f"  tolerance: |diff| <= {self.atol:.1g} * scale + {self.rtol:.1g} * |numeric|; "
-            f"step {self.step:.3g}"
+            f"  tolerance: |diff| <= {self.atol:.1g} * scale + {self.rtol:.1g} * "
+            f"|{self.reference}|" + (f"; step {self.step:.3g}" if self.step else "")
         )
 
 
@@ -129,14 +131,26 @@ def check_derivative(
             f"{derivative.shape}, but f at x gives a derivative of shape {numeric.shape} "
             f"(output {numeric.out_shape}, input {numeric.in_shape})."
         )
-    a, n = derivative.dense(), numeric.dense()
-    ok, worst, rtol, atol = compare_arrays(a, n, x.dtype, rtol, atol)
-    k = len(derivative.out_shape)
+    return compare_derivatives(
+        derivative, numeric, dtype=x.dtype, rtol=rtol, atol=atol,
+        step=default_step(x.dtype) if eps is None else float(eps),
+    )
+
+
+def compare_derivatives(
+    claimed: Derivative, reference: Derivative, *, dtype=None, rtol=None, atol=None,
+    step: float = 0.0, claimed_name: str = "analytic", reference_name: str = "numeric",
+) -> CheckReport:
+    """Compare two derivatives of the same shape entry by entry; report the worst entry."""
+    dtype = np.dtype(dtype or claimed.dtype)
+    a, n = claimed.dense(), reference.dense()
+    ok, worst, rtol, atol = compare_arrays(a, n, dtype, rtol, atol)
+    k = len(claimed.out_shape)
     av, nv = (float(a[worst]), float(n[worst])) if a.size else (0.0, 0.0)
     return CheckReport(
-        ok=ok, of=derivative.of, wrt=derivative.wrt, kind=derivative.kind, shape=derivative.shape,
+        ok=ok, of=claimed.of, wrt=claimed.wrt, kind=claimed.kind, shape=claimed.shape,
         worst_index=worst, out_index=worst[:k], in_index=worst[k:], analytic=av, numeric=nv,
         abs_error=abs(av - nv), rel_error=abs(av - nv) / max(abs(nv), 1e-300),
-        rtol=rtol, atol=atol, step=default_step(x.dtype) if eps is None else float(eps),
-        dtype=str(x.dtype),
+        rtol=rtol, atol=atol, step=step, dtype=str(dtype), reference=reference_name,
+        claimed=claimed_name,
     )

@@ -10,14 +10,33 @@ Install with the ``test`` extra (``pip install "tensorcalc[test]"``). Use them i
 ...     a, b, c = ds
 ...     assert abs((tc.chain(a, b) @ c).dense() - (a @ tc.chain(b, c)).dense()).max() < 1e-9
 >>> test_chain_is_associative()
+
+Inside a property test, :func:`assert_gradients_match` checks a hand-written backprop against
+the full tensor chain and :func:`assert_jacobian_matches` a hand-written Jacobian against central
+differences; both fail with the worst entry and ``note()`` what failed. The profile
+``"tensorcalc-ci"`` (derandomized, no deadline) is registered on import:
+``settings.load_profile(CI_PROFILE)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from .derivative import Derivative, Factor, fresh_labels
+from .testing import assert_gradients_match, assert_jacobian_matches, gradients_match
+
+#: Name of the registered CI profile: derandomized, no deadline, too-slow check off.
+CI_PROFILE = "tensorcalc-ci"
+settings.register_profile(CI_PROFILE, derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+
+__all__ = [
+    "CI_PROFILE", "activations", "arrays", "assert_gradients_match", "assert_jacobian_matches",
+    "chains", "class_indices", "derivatives", "gradients_match", "layer_sizes", "losses",
+    "networks", "one_hot_targets", "outputs", "pairings", "shapes",
+]
 
 
 def shapes(max_rank: int = 2, max_side: int = 4) -> st.SearchStrategy[tuple[int, ...]]:
@@ -90,6 +109,20 @@ def activations() -> st.SearchStrategy[str]:
     from .primitives import ACTIVATIONS
 
     return st.sampled_from(list(ACTIVATIONS))
+
+
+def outputs() -> st.SearchStrategy[str]:
+    """Names of output activations (every activation, and softmax)."""
+    from .network import OUTPUTS
+
+    return st.sampled_from(list(OUTPUTS))
+
+
+def losses() -> st.SearchStrategy[str]:
+    """Names of losses."""
+    from .losses import LOSSES
+
+    return st.sampled_from(list(LOSSES))
 
 
 def pairings() -> st.SearchStrategy[tuple[str, str]]:

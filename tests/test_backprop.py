@@ -13,7 +13,7 @@ def _max_rel(a, b):
     return float(np.max(np.abs(a - b))) / scale
 
 
-@settings(max_examples=150)
+@settings(max_examples=900)
 @given(tcs.networks())
 def test_full_dense_shortcut_agree_to_rounding(case):
     net, x, y = case
@@ -27,7 +27,7 @@ def test_full_dense_shortcut_agree_to_rounding(case):
             assert np.max(np.abs(a - b)) <= 1e-10 * max(np.max(np.abs(b)), 1e-3), (method, name)
 
 
-@settings(max_examples=60)
+@settings(max_examples=150)
 @given(tcs.networks(max_width=8, max_batch=4))
 def test_full_matches_finite_differences(case):
     net, x, y = case

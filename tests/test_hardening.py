@@ -1,0 +1,165 @@
+"""Bad input: each row of docs/errors.md is one case here, with its exception and phrase."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import tensorcalc as tc
+from tensorcalc import strategies as tcs
+
+NET = tc.Network.random([3, 4, 2], seed=0)
+CE = tc.Network.random([3, 4, 2], output="softmax", loss="cross_entropy", seed=0)
+X, Y = np.array([0.1, 0.2, 0.3]), np.array([0.0, 1.0])
+
+ROWS = [
+    ("NaN in the input x", lambda: NET.forward(np.array([np.nan, 0, 0])),
+     tc.InvalidInputError, "non-finite"),
+    ("inf in a weight", lambda: tc.Network.from_params({"W1": np.array([[np.inf]])}),
+     tc.InvalidInputError, "non-finite"),
+    ("NaN in a target", lambda: NET.loss(X, np.array([np.nan, 0.0])),
+     tc.InvalidInputError, "non-finite"),
+    ("complex input", lambda: NET.forward(X + 1j), tc.InvalidInputError, "complex"),
+    ("complex weights", lambda: tc.Network.from_params({"W1": np.ones((2, 2), complex)}),
+     tc.InvalidInputError, "complex"),
+    ("object array", lambda: NET.forward(np.array([1, "a", None], dtype=object)),
+     tc.InvalidInputError, "not numeric"),
+    ("0-d input where a vector is expected", lambda: NET.forward(np.float64(1.0)),
+     tc.ShapeMismatchError, "x must have shape (3,)"),
+    ("3-d input where a batch is expected", lambda: NET.forward(np.ones((2, 2, 3))),
+     tc.ShapeMismatchError, "(N, 3) for a batch"),
+    ("wrong input width", lambda: NET.forward(np.ones(4)),
+     tc.ShapeMismatchError, "got (4,)"),
+    ("empty batch", lambda: NET.forward(np.ones((0, 3))),
+     tc.InvalidInputError, "empty batch"),
+    ("a layer of width 0", lambda: tc.Network.random([3, 0, 2]),
+     tc.ShapeMismatchError, "each >= 1"),
+    ("a weight matrix with a 0 side", lambda: tc.Network.from_params({"W1": np.ones((0, 3))}),
+     tc.ShapeMismatchError, "non-empty matrix"),
+    ("weights whose shapes do not chain",
+     lambda: tc.Network.from_params({"W1": np.ones((4, 3)), "W2": np.ones((2, 5))}),
+     tc.ShapeMismatchError, "W2 must have shape (2, 4)"),
+    ("target of the wrong shape", lambda: NET.loss(X, np.ones(3)),
+     tc.ShapeMismatchError, "prediction's shape (2,)"),
+    ("class index out of range", lambda: CE.loss(X, 2),
+     tc.InvalidInputError, "valid indices 0..1"),
+    ("negative class index", lambda: CE.loss(np.ones((2, 3)), np.array([0, -1])),
+     tc.InvalidInputError, "out of range"),
+    ("non-integer class index", lambda: CE.loss(X, 0.5),
+     tc.InvalidInputError, "whole numbers"),
+    ("string class index", lambda: CE.loss(X, "1"),
+     tc.InvalidInputError, "integers"),
+    ("probabilities outside [0, 1] for cross-entropy",
+     lambda: tc.cross_entropy(np.array([1.5, -0.5]), 0),
+     tc.InvalidInputError, "probabilities in [0, 1]"),
+    ("zero probability on the target class", lambda: tc.cross_entropy(np.array([0.0, 1.0]), 0),
+     tc.InvalidInputError, "infinite"),
+    ("unknown method", lambda: tc.backprop(NET, X, Y, "autograd"),
+     tc.UnknownNameError, "'full', 'dense', 'shortcut', 'numeric'"),
+    ("unknown layout", lambda: tc.Derivative.identity((2,)).to_layout("row"),
+     tc.UnknownNameError, "'canonical', 'numerator', 'denominator'"),
+    ("unknown activation", lambda: tc.Network.random([2, 2], hidden="gelu"),
+     tc.UnknownNameError, "'relu', 'leaky_relu'"),
+    ("unknown loss", lambda: tc.Network.random([2, 2], loss="mse"),
+     tc.UnknownNameError, "'squared_error'"),
+    ("unknown parameter in explain", lambda: tc.explain(NET, X, Y, "W3"),
+     tc.UnknownNameError, "W1, b1, W2, b2"),
+    ("NLL after a non-linear output", lambda: tc.Network.random([2, 2], loss="nll"),
+     tc.TensorcalcError, "must be 'identity'"),
+    ("chain of derivatives whose shapes do not fit",
+     lambda: tc.chain(tc.Derivative.identity((2,)), tc.Derivative.identity((3,))),
+     tc.ShapeMismatchError, "would fit"),
+    ("dense() above the memory limit",
+     lambda: tc.linear.derivative(np.ones((5000, 5000)), np.ones(5000), wrt="W").dense(),
+     tc.MemoryLimitError, "above the limit"),
+    ("dense backprop above the memory limit",
+     lambda: tc.backprop(tc.Network.random([3000, 3000, 1]), np.ones(3000), np.ones(1),
+                         "dense"),
+     tc.MemoryLimitError, "Contract it first"),
+]
+
+
+@pytest.mark.parametrize("what,call,error,phrase", ROWS, ids=[r[0] for r in ROWS])
+def test_bad_input(what, call, error, phrase):
+    with pytest.raises(error) as info:
+        call()
+    assert phrase in str(info.value)
+    assert isinstance(info.value, tc.TensorcalcError) and isinstance(info.value, ValueError)
+
+
+def test_every_row_is_documented():
+    table = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    for what, _, error, _ in ROWS:
+        assert f"| {what} | `{error.__name__}` |" in table, what
+
+
+def test_integer_and_boolean_input_is_cast_to_float64():
+    fw = NET.forward(np.array([1, 0, 2]))
+    assert fw.a[0].dtype == np.float64
+    np.testing.assert_allclose(fw.output, NET.forward(np.array([1.0, 0.0, 2.0])).output)
+    net = tc.Network.from_params({"W1": np.array([[1, 2], [3, 4]])}, output="identity")
+    assert net.dtype == np.float64
+
+
+def test_inputs_are_never_modified():
+    rng = np.random.default_rng(0)
+    params = {k: v.copy() for k, v in NET.params.items()}
+    x, y = rng.normal(size=(4, 3)), rng.uniform(size=(4, 2))
+    x0, y0 = x.copy(), y.copy()
+    x.flags.writeable = False  # read-only input must work too
+    for method in tc.METHODS:
+        tc.backprop(NET, x, y, method)
+    tc.compare(NET, x, y)
+    tc.explain(NET, x, y, "W1")
+    tc.jacobian(NET, x, wrt="W1")
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+    for k, v in NET.params.items():
+        np.testing.assert_array_equal(v, params[k])
+    raw = {"W1": np.ones((4, 3)), "b1": np.zeros(4)}
+    tc.Network.from_params(raw)
+    assert raw["W1"].flags.writeable and np.all(raw["W1"] == 1)
+
+
+def _huge_logits_net(output, loss):
+    net = tc.Network.random([3, 4, 3], hidden="tanh", output=output, loss=loss, seed=0)
+    params = dict(net.params)
+    params["W2"] = params["W2"] * 1000.0 / np.abs(params["W2"]).max()
+    return tc.Network.from_params(params, hidden="tanh", output=output, loss=loss)
+
+
+@pytest.mark.parametrize("output,loss", [("identity", "nll"), ("softmax", "cross_entropy"),
+                                         ("sigmoid", "squared_error"),
+                                         ("softmax", "squared_error")])
+def test_logits_of_magnitude_1000_stay_finite_and_agree(output, loss):
+    net = _huge_logits_net(output, loss)
+    x = np.array([0.5, -0.3, 0.8])
+    logits = net.forward(x).z[-1]
+    assert np.abs(logits).max() > 300
+    target = int(np.argmax(logits)) if loss != "squared_error" else np.array([1.0, 0.0, 1.0])
+    assert np.isfinite(net.loss(x, target))
+    report = tc.compare(net, x, target, methods=("full", "dense", "shortcut"))
+    assert report.ok, str(report)
+    for g in report.results.values():
+        assert all(np.all(np.isfinite(d.dense())) for d in g.values())
+
+
+def test_primitives_at_magnitude_1000():
+    z = np.array([1000.0, -1000.0, 0.0])
+    for prim in (tc.softmax, tc.log_softmax, tc.sigmoid, tc.softplus, tc.tanh):
+        assert np.all(np.isfinite(prim(z))), prim.name
+        assert np.all(np.isfinite(prim.derivative(z).dense())), prim.name
+    assert np.isfinite(tc.nll(z, 1)) and tc.nll(z, 1) == pytest.approx(2000.0)
+    np.testing.assert_allclose(tc.nll.derivative(z, 1).dense(), [1.0, -1.0, 0.0], atol=1e-300)
+
+
+@settings(max_examples=40)
+@given(tcs.networks(max_width=8, max_batch=4, dtype=np.float32))
+def test_float32_end_to_end(case):
+    net, x, y = case
+    assert net.forward(x).output.dtype == np.float32
+    report = tc.compare(net, x, y)
+    full = report.results["full"]
+    assert all(d.dtype == np.float32 for d in full.values())
+    assert report.ok, str(report)
