@@ -16,6 +16,7 @@ from .losses import LOSSES, cross_entropy, nll, squared_error
 from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain
 from .numeric import CheckReport, check_derivative, numerical_derivative
+from .plot import plot, plot_chain
 from .primitives import (
     ACTIVATIONS,
     REGISTRY,
@@ -71,6 +72,8 @@ __all__ = [
     "log_softmax",
     "nll",
     "numerical_derivative",
+    "plot",
+    "plot_chain",
     "relu",
     "set_dense_limit",
     "sigmoid",

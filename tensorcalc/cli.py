@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     _network_options(check)
     ex = sub.add_parser("explain", help="print the chain rule for one parameter, step by step")
     ex.add_argument("--param", default="W1", help="parameter name, e.g. W1 or b2 (default: W1)")
+    ex.add_argument("--plot", metavar="PNG", help="also write heatmaps of every step to PNG "
+                                                  "(needs matplotlib: the plot extra)")
     _network_options(ex)
     return parser
 
@@ -78,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             report = compare(net, x, y)
             print(report)
             return 0 if report.ok else 1
-        print(explain(net, x, y, args.param))
+        explanation = explain(net, x, y, args.param)
+        print(explanation)
+        if args.plot:
+            from .plot import plot_chain
+
+            plot_chain(explanation.steps).savefig(args.plot, dpi=110)
+            print(f"\nwrote {args.plot}")
         return 0
     except TensorcalcError as err:
         print(f"tensorcalc: error: {err}", file=sys.stderr)

@@ -82,6 +82,31 @@ class Report:
                   "all methods agree" if self.ok else "MISMATCH: some method disagrees (!)"]
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        return _report_html(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+
+def _report_html(report: Report) -> str:
+    from .render import html_escape
+
+    head = "".join(f"<th>{h}</th>" for h in
+                   ["param", "kind", "shape"] + [f"{m} vs full" for m in report.methods] + ["ok"])
+    rows = []
+    for r in report.rows:
+        cells = [r.name, r.kind, str(r.shape)] + [f"{r.max_rel[m]:.1e}" for m in report.methods]
+        cells.append("yes" if all(r.ok.values()) else "<b>NO</b>")
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    costs = "".join(f"<tr><td>{m}</td><td>{g.seconds * 1e3:.2f} ms</td>"
+                    f"<td>{g.largest_bytes:,} B</td></tr>" for m, g in report.results.items())
+    verdict = "all methods agree" if report.ok else "<b>MISMATCH</b>"
+    return (f"<div><code>{html_escape(report.network)}</code>, {report.samples} sample(s), "
+            f"{report.dtype}, loss C = {report.loss:.6g}<table><tr>{head}</tr>{''.join(rows)}"
+            f"</table><table><tr><th>method</th><th>time</th><th>largest tensor</th></tr>"
+            f"{costs}</table>{verdict}</div>")
+
 
 def _row(name: str, results: dict[str, Gradients], dtype) -> Row:
     full = results["full"][name]

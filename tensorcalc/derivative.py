@@ -338,6 +338,30 @@ class Derivative:
         return _render.latex(self.of, self.wrt, self.out_labels, self.in_labels,
                              [(f.symbol, f.labels) for f in self.factors])
 
+    def matrix_notation(self) -> str | None:
+        """The contraction in matrix notation (``W^2T delta^2``, ``delta a^T``, ``x (.) y``)
+        when it is made of matrix products, transposes, outer and Hadamard products; else None."""
+        return _render.matrix_notation([(f.symbol, f.labels) for f in self.factors],
+                                       self.result_labels)
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+    def _repr_html_(self) -> str:
+        head = _render.html_escape(
+            f"{self.kind} d{self.of}/d{self.wrt}: out {self.out_shape}, in {self.in_shape}, "
+            f"{self.structure} ({self.structural_zero_fraction:.0%} structural zeros)")
+        formula = _render.html_escape(self.index_notation())
+        if self.nbytes_dense <= 8 * _render.HTML_MAX_ENTRIES:
+            body = _render.html_array(self.dense())
+        else:
+            body = (f"<i>{self.nbytes_dense:,} bytes when dense; not shown (call .dense() "
+                    f"or tc.plot)</i>")
+        return f"<div><b>{head}</b><br><code>{formula}</code><br>{body}</div>"
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(repr(self))
+
     def __matmul__(self, other: Derivative) -> Derivative:
         from .chain import chain
 

@@ -12,6 +12,7 @@ from .backprop import Step, backprop
 from .derivative import Derivative
 from .errors import UnknownNameError
 from .network import Network
+from .render import html_array, html_escape
 
 
 def describe(d: Derivative) -> str:
@@ -28,10 +29,11 @@ def step_lines(k: int, step: Step) -> list[str]:
     lines = [f"step {k}: {step.target} = " + " . ".join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
     lines += [f"    {describe(p)}" for p in step.parts]
     lines += [
-        f"  einsum:  {r.spec}   ({names})",
-        f"  index:   {r.index_notation()}",
-        f"  matrix:  {step.shortcut}",
-        f"  result:  {r.kind} of shape {r.shape}",
+        f"  einsum:   {r.spec}   ({names})",
+        f"  index:    {r.index_notation()}",
+        f"  matrix:   {r.matrix_notation() or '(not a matrix product)'}",
+        f"  shortcut: {step.shortcut}",
+        f"  result:   {r.kind} of shape {r.shape}",
     ]
     return lines
 
@@ -49,6 +51,29 @@ class Explanation:
         for k, step in enumerate(self.steps, 1):
             lines += step_lines(k, step) + [""]
         return "\n".join(lines).rstrip()
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+    def _repr_latex_(self) -> str:
+        rows = [f"&\text{{{k}: }} {s.result.latex()}" for k, s in enumerate(self.steps, 1)]
+        return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<b>{html_escape(f'dC/d{self.param}')}</b> for "
+                 f"<code>{html_escape(self.network)}</code><ol>"]
+        for step in self.steps:
+            r = step.result
+            parts.append(
+                f"<li><b>{html_escape(step.target)}</b> = "
+                + " &middot; ".join(html_escape(f"d{p.of}/d{p.wrt}") + f" <i>({p.kind})</i>"
+                                    for p in step.parts)
+                + f"<br>einsum <code>{html_escape(r.spec)}</code>; "
+                f"index <code>{html_escape(r.index_notation())}</code>; "
+                f"matrix <code>{html_escape(r.matrix_notation() or '-')}</code><br>"
+                f"result: {html_escape(r.kind)} {r.shape}: {html_array(r.contracted().dense())}"
+                "</li>")
+        return "".join(parts) + "</ol>"
 
 
 def explain(net: Network, x, y, param: str) -> Explanation:

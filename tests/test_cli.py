@@ -63,3 +63,12 @@ def test_index_notation_example_runs():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all three notations agree" in proc.stdout
+
+
+def test_readme_figures_script(tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "make_readme_figures.py"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "dz_dW.png").stat().st_size > 5000
+    assert (tmp_path / "chain_W1.png").stat().st_size > 5000
