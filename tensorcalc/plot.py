@@ -102,7 +102,8 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
         matrix, mmask, rb, cb = as_matrix(d)
         if d.out_shape == () and len(d.in_shape) == 2:
             matrix, mmask, rb, cb = values, mask, 0, 0
-            ylabel, xlabel = f"{d.wrt} index [{d.in_labels[0]}]", f"{d.wrt} index [{d.in_labels[1]}]"
+            ylabel = f"{d.wrt} index [{d.in_labels[0]}]"
+            xlabel = f"{d.wrt} index [{d.in_labels[1]}]"
         fig = Figure(figsize=figsize or (5.5, 4.2), layout="constrained")
         ax = fig.subplots()
         image = _draw(ax, matrix, mmask, vmax, row_block=rb, col_block=cb)
