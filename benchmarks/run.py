@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import importlib
 import json
 import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,111 +25,28 @@ from importlib import metadata
 from types import SimpleNamespace
 
 import numpy as np
+from peers import PEER_GRAD, PEER_JAC, load_peers, peer_grad, peer_jacobian
 
 import tensorcalc as tc
 
 MLPS = ([3, 4, 2], [64, 128, 10], [256, 256, 256, 10], [784, 512, 512, 10])
 BATCHES = (1, 64)
 NUMERIC_SIZES = ([3, 4, 2],)  # central differences on every weight: only the tiny network
-PEER_MODULES = {"torch": ("torch", "torch.func"), "jax": ("jax", "jax.numpy"),
-                "autograd": ("autograd", "autograd.numpy", "autograd.scipy.special")}
-PEER_GRAD = {"torch": "torch backward", "jax": "jax.grad jit", "autograd": "autograd"}
-PEER_JAC = {"torch": "torch.func.jacrev", "jax": "jax.jacrev jit"}
-QUICK_DENSE_LIMIT = 64 << 20  # --quick: dense refuses above 64 MiB (the 6 s, 512 MiB case)
+QUICK_DENSE_LIMIT = 64 << 20  # --quick: dense refuses above 64 MiB (skips the 2 s cases)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-# ----------------------------------------------------------------------------- peers
-def load_peers() -> tuple[dict[str, SimpleNamespace], dict[str, str]]:
-    """Import the optional peers: ops of each installed one, and why each missing one is skipped."""
-    ops, skipped = {}, {}
-    for name, modules in PEER_MODULES.items():
-        try:
-            ops[name] = peer_ops(name, [importlib.import_module(m) for m in modules][0])
-        except ImportError as e:
-            skipped[name] = f"{name} not installed ({e})"
-    return ops, skipped
-
-
-def peer_ops(name: str, lib) -> SimpleNamespace:
-    """The module, float64 array conversion, sigmoid, log_softmax and sum of one peer."""
-    if name == "torch":
-        return SimpleNamespace(lib=lib, sum=lib.sum, sigmoid=lib.sigmoid,
-                               log_softmax=lambda z: lib.log_softmax(z, dim=-1),
-                               asarray=lambda a: lib.tensor(a, dtype=lib.float64))
-    if name == "jax":
-        lib.config.update("jax_enable_x64", True)
-        return SimpleNamespace(lib=lib, sum=lib.numpy.sum, sigmoid=lib.nn.sigmoid,
-                               log_softmax=lambda z: lib.nn.log_softmax(z, axis=-1),
-                               asarray=lambda a: lib.numpy.asarray(a, dtype="float64"))
-    anp, lse = lib.numpy, lib.scipy.special.logsumexp
-    return SimpleNamespace(lib=lib, sum=anp.sum, sigmoid=lambda z: 0.5 * (anp.tanh(0.5 * z) + 1),
-                           log_softmax=lambda z: z - lse(z, axis=-1, keepdims=True),
-                           asarray=np.array)
-
-
-def logits(o, params: dict, x, depth: int):
-    """z^L of the sigmoid MLP, written once for every array library (``a @ W.T + b``)."""
-    a = x
-    for l in range(1, depth + 1):
-        z = a @ params[f"W{l}"].T + params[f"b{l}"]
-        a = o.sigmoid(z) if l < depth else z
-    return a
-
-
-def mean_xent(o, params: dict, x, onehot, depth: int):
-    """Mean softmax cross-entropy over the batch (a single vector sample counts as N = 1)."""
-    logp = o.log_softmax(logits(o, params, x, depth))
-    return -o.sum(onehot * logp) / (x.shape[0] if x.ndim == 2 else 1)
-
-
-def peer_grad(name: str, o, net: tc.Network, x, onehot):
-    """A call that runs forward + backward of the mean cross-entropy in one peer."""
-    p, xs, ts = {k: o.asarray(v) for k, v in net.params.items()}, o.asarray(x), o.asarray(onehot)
-
-    def loss(p_, x_, t_):
-        return mean_xent(o, p_, x_, t_, net.depth)
-    if name == "torch":
-        for v in p.values():
-            v.requires_grad_()
-
-        def torch_backward():
-            for v in p.values():
-                v.grad = None
-            loss(p, xs, ts).backward()
-            return {k: v.grad for k, v in p.items()}
-        return torch_backward
-    if name == "jax":
-        grad = o.lib.jit(o.lib.grad(loss))
-        return lambda: o.lib.block_until_ready(grad(p, xs, ts))
-    return partial(o.lib.grad(loss), p, xs, ts)
-
-
-def peer_jacobian(name: str, o, net: tc.Network, x, wrt: str):
-    """A call that builds d(logits)/d(x or W1) with torch.func.jacrev or jax.jacrev (jit)."""
-    p, xs = {k: o.asarray(v) for k, v in net.params.items()}, o.asarray(x)
-
-    def f(v):
-        return logits(o, p, v, net.depth) if wrt == "x" else logits(o, {**p, wrt: v}, xs,
-                                                                     net.depth)
-    arg = xs if wrt == "x" else p[wrt]
-    if name == "torch":
-        return lambda: o.lib.func.jacrev(f)(arg)
-    jac = o.lib.jit(o.lib.jacrev(f))
-    return lambda: o.lib.block_until_ready(jac(arg))
 
 
 # ----------------------------------------------------------------------------- measuring
 def measure(fn, cfg) -> tuple[float, int]:
-    """Median seconds of ``fn()``: one warm-up (compiles jit), one timed probe that sizes the
-    number of runs (so that tiny cases get many), then the remaining timed runs, gc paused."""
+    """Median seconds of ``fn()`` after one warm-up (which also compiles jit): ``cfg.repeats``
+    runs if given, else runs until ``cfg.budget`` seconds have passed (at least ``min_runs``,
+    at most ``max_runs``), so tiny cases get many runs and slow ones few. gc paused."""
     fn()
-    start = time.perf_counter()
-    fn()
-    times = [time.perf_counter() - start]
-    n = cfg.repeats or min(cfg.max_runs, max(cfg.min_runs, int(cfg.budget / times[0])))
+    times: list[float] = []
+    deadline = time.perf_counter() + cfg.budget
     gc.disable()
-    for _ in range(n - 1):
+    while len(times) < (cfg.repeats or cfg.max_runs) and (
+            cfg.repeats or len(times) < cfg.min_runs or time.perf_counter() < deadline):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -290,8 +207,22 @@ def machine_info(ops: dict, skipped: dict, threads: int) -> dict:
     versions = {k: metadata.version(k) for k in ops} | skipped
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
             "threads": threads or "library defaults", "python": platform.python_version(),
-            "numpy": np.__version__, "tensorcalc": tc.__version__, **versions,
+            "numpy": np.__version__, **versions, "tensorcalc": f"{tc.__version__}, {git_state()}",
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+
+
+def git_state() -> str:
+    """The commit of this checkout, marked when tensorcalc/ has uncommitted edits."""
+    def git(*args: str) -> str:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return subprocess.run(["git", "-C", here, *args], capture_output=True,
+                              text=True).stdout.strip()
+    try:
+        commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain",
+                                                                 "--", "../tensorcalc")
+    except OSError:
+        return "commit unknown"
+    return f"commit {commit or '?'}" + (" + uncommitted edits in tensorcalc/" if dirty else "")
 
 
 def pin_threads(threads: int) -> None:
@@ -315,7 +246,7 @@ def main(argv=None) -> int:
                     help="threads per library (default 1; 0 keeps the libraries' defaults)")
     args = ap.parse_args(argv)
     pin_threads(args.threads)
-    cfg = SimpleNamespace(repeats=args.repeats, budget=0.05 if args.quick else 1.0,
+    cfg = SimpleNamespace(repeats=args.repeats, budget=0.05 if args.quick else 2.0,
                           min_runs=1 if args.quick else 3, max_runs=10 if args.quick else 2000)
     started, (ops, skipped) = time.perf_counter(), load_peers()
     info = machine_info(ops, skipped, args.threads)

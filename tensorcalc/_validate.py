@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 from .errors import InvalidInputError
 
 #: Floating dtypes kept as they are; everything else real is cast to float64.
 KEPT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+_trusted: ContextVar[bool] = ContextVar("tensorcalc_trusted", default=False)
+
+
+@contextmanager
+def trusted() -> Iterator[None]:
+    """Inside this block, float arrays are taken as already checked (used by internal code
+    after validating its inputs once at the public boundary)."""
+    token = _trusted.set(True)
+    try:
+        yield
+    finally:
+        _trusted.reset(token)
 
 
 def as_float_array(value: object, name: str, *, finite: bool = True) -> np.ndarray:
@@ -17,6 +35,8 @@ def as_float_array(value: object, name: str, *, finite: bool = True) -> np.ndarr
     are refused. The input is never modified: a cast makes a copy, and callers must not write
     into the result.
     """
+    if type(value) is np.ndarray and value.dtype in KEPT_DTYPES and _trusted.get():
+        return value
     arr = np.asarray(value)
     if arr.dtype.kind == "c":
         raise InvalidInputError(
@@ -30,7 +50,7 @@ def as_float_array(value: object, name: str, *, finite: bool = True) -> np.ndarr
         )
     if arr.dtype not in KEPT_DTYPES:
         arr = arr.astype(np.float64)
-    if finite and not np.all(np.isfinite(arr)):
+    if finite and not np.isfinite(np.sum(arr)) and not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))
         where = tuple(int(i) for i in bad[0])
         raise InvalidInputError(

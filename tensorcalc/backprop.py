@@ -13,12 +13,14 @@ matrix recursion in plain numpy; its elementwise factors come from the same regi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validate import trusted
 from .chain import chain
 from .contract import path_info
 from .derivative import Derivative
@@ -69,19 +71,22 @@ class Gradients(Mapping):
 
 def _largest(d: Derivative) -> int:
     """Bytes of the largest tensor a contraction of ``d`` builds (operands, intermediates)."""
-    shapes = tuple(tuple(f.array.shape) for f in d.factors)
+    shapes = tuple(f.array.shape for f in d.factors)
     if not shapes:
         return 0
-    info = path_info(d.spec, shapes)
-    biggest = max([int(info.largest_intermediate)] + [int(np.prod(s)) for s in shapes])
+    biggest = max(math.prod(s) for s in shapes)
+    if len(shapes) > 2:
+        biggest = max(biggest, int(path_info(d.spec, shapes).largest_intermediate))
+    else:
+        biggest = max(biggest, math.prod(d.sizes[c] for c in d.result_labels))
     return biggest * d.dtype.itemsize
 
 
-def local_derivatives(net: Network, x, y=None) -> tuple[dict, list]:
+def local_derivatives(net: Network, x, y=None, fw=None) -> tuple[dict, list]:
     """Every local derivative of the network at (x, y), structured, keyed by (role, layer):
     ``("loss", L)`` (only when ``y`` is given), ``("act", l)``, ``("W", l)``, ``("b", l)``,
-    ``("a", l)`` (dz^l/da^{l-1}, for l > 1)."""
-    fw = net.forward(x)
+    ``("a", l)`` (dz^l/da^{l-1}, for l > 1). Pass ``fw`` to reuse a forward pass."""
+    fw = net.forward(x) if fw is None else fw
     L = net.depth
     local = {}
     if y is not None:
@@ -101,7 +106,7 @@ def local_derivatives(net: Network, x, y=None) -> tuple[dict, list]:
 
 
 def _densify(d: Derivative) -> Derivative:
-    return Derivative.from_array(d.dense(), d.out_shape, d.in_shape, of=d.of, wrt=d.wrt)
+    return Derivative._wrap(d.dense(), d.out_shape, d.in_shape, d.of, d.wrt)
 
 
 def _output_shortcut(net: Network) -> str:
@@ -163,8 +168,7 @@ def _output_delta(net: Network, fw, y) -> np.ndarray:
     return aL * (g - np.sum(g * aL, axis=-1, keepdims=True))
 
 
-def _shortcut(net: Network, x, y) -> tuple[dict, int]:
-    fw = net.forward(x)
+def _shortcut(net: Network, fw, y) -> tuple[dict, int]:
     delta = _output_delta(net, fw, y)
     arrays, largest = {}, delta.nbytes
     for l in range(net.depth, 0, -1):
@@ -179,8 +183,8 @@ def _shortcut(net: Network, x, y) -> tuple[dict, int]:
     return {k: v for k, v in arrays.items() if k in net.params}, largest
 
 
-def _numeric(net: Network, x, y) -> tuple[dict, int]:
-    grads = {}
+def _numeric(net: Network, fw, y) -> tuple[dict, int]:
+    x, grads = fw.a[0], {}
     for name, value in net.params.items():
         grads[name] = numerical_derivative(lambda v, n=name: net.with_param(n, v).loss(x, y),
                                            value, of="C", wrt=name).dense()
@@ -208,21 +212,22 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
         raise UnknownNameError(f"unknown method {method!r}; valid methods are "
                                f"{', '.join(map(repr, METHODS))}.")
     start = time.perf_counter()
+    fw = net.forward(x)
+    loss = float(net.loss_fn(fw.output, y))  # checks the target once, here
     trace: list[Step] = []
-    if method in ("full", "dense"):
-        local, fw = local_derivatives(net, x, y)
-        if method == "dense":
-            for d in local.values():
-                d.check_dense_size()
-            local = {k: _densify(d) for k, d in local.items()}
-        grads, trace, largest = _accumulate(net, local, fw.a[0].ndim == 2)
-        if method == "dense":
-            largest = max([largest] + [d.nbytes_dense for d in local.values()])
-    else:
-        arrays, largest = (_shortcut if method == "shortcut" else _numeric)(net, x, y)
-        grads = {k: Derivative.from_array(v, (), v.shape, of="C", wrt=k[0] + "^" + k[1:])
-                 for k, v in arrays.items()}
+    with trusted():
+        if method in ("full", "dense"):
+            local, _ = local_derivatives(net, x, y, fw)
+            if method == "dense":
+                for d in local.values():
+                    d.check_dense_size()
+                local = {k: _densify(d) for k, d in local.items()}
+            grads, trace, largest = _accumulate(net, local, fw.a[0].ndim == 2)
+            if method == "dense":
+                largest = max([largest] + [d.nbytes_dense for d in local.values()])
+        else:
+            arrays, largest = (_shortcut if method == "shortcut" else _numeric)(net, fw, y)
+            grads = {k: Derivative._wrap(v, (), v.shape, "C", k[0] + "^" + k[1:])
+                     for k, v in arrays.items()}
     seconds = time.perf_counter() - start
-    order = [k for k in net.params]
-    return Gradients(method, {k: grads[k] for k in order}, net.loss(x, y), trace, seconds,
-                     largest)
+    return Gradients(method, {k: grads[k] for k in net.params}, loss, trace, seconds, largest)

@@ -16,6 +16,9 @@ import opt_einsum as oe
 
 #: The path optimizer used for every contraction.
 OPTIMIZER = "greedy"
+#: Contractions whose operands hold fewer entries in all than this go straight to
+#: ``np.einsum`` (one C call); at these sizes a path search or BLAS call costs more than it saves.
+SMALL = 4096
 
 Operand = tuple[np.ndarray, Sequence[str]]
 
@@ -50,8 +53,11 @@ def contract(operands: Sequence[Operand], result: Sequence[str]) -> np.ndarray:
     if not operands:
         return np.ones(())
     spec = einsum_spec([labels for _, labels in operands], result)
-    shapes = tuple(tuple(arr.shape) for arr, _ in operands)
-    return np.asarray(_expression(spec, shapes)(*(arr for arr, _ in operands)))
+    arrays = [arr for arr, _ in operands]
+    if len(arrays) <= 2 and sum(a.size for a in arrays) < SMALL:
+        return np.asarray(np.einsum(spec, *arrays))
+    shapes = tuple(arr.shape for arr in arrays)
+    return np.asarray(_expression(spec, shapes)(*arrays))
 
 
 def cache_info():

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import layout as _layout
 from . import render as _render
-from ._validate import as_float_array, readonly
+from ._validate import _trusted, as_float_array, readonly
 from .contract import contract, einsum_spec
 from .errors import MemoryLimitError, ShapeMismatchError, TensorcalcError
 
@@ -113,13 +113,14 @@ class Derivative:
     _checked: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self._checked or _trusted.get():  # built by the library from checked arrays
+            return
         factors = tuple(self.factors)
         object.__setattr__(self, "factors", factors)
         object.__setattr__(self, "out_labels", "".join(self.out_labels))
         object.__setattr__(self, "in_labels", "".join(self.in_labels))
         object.__setattr__(self, "sizes", {k: int(v) for k, v in self.sizes.items()})
-        if not self._checked:
-            self._validate()
+        self._validate()
         used = set(self.out_labels + self.in_labels).union(*(f.labels for f in self.factors))
         object.__setattr__(self, "sizes", {k: v for k, v in self.sizes.items() if k in used})
 
@@ -175,6 +176,15 @@ class Derivative:
         out_l, in_l = "".join(labels[: len(out_shape)]), "".join(labels[len(out_shape) :])
         sizes = dict(zip(labels, arr.shape))
         return cls((Factor(arr, out_l + in_l, f"d{of}/d{wrt}"),), out_l, in_l, sizes, of, wrt)
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray, out_shape: tuple, in_shape: tuple, of: str,
+              wrt: str) -> Derivative:
+        """Internal: a dense derivative around a fresh, checked array (no copy)."""
+        labels = "".join(fresh_labels(array.ndim))
+        k = len(out_shape)
+        return cls((Factor(readonly(array), labels, f"d{of}/d{wrt}"),), labels[:k], labels[k:],
+                   dict(zip(labels, array.shape)), of, wrt, _checked=True)
 
     @classmethod
     def from_layout(
@@ -280,7 +290,8 @@ class Derivative:
         """The same derivative with its factors multiplied out into one, deltas kept."""
         labels = self.result_labels
         factor = Factor(self.compact, labels, symbol or f"d{self.of}/d{self.wrt}")
-        return Derivative((factor,), self.out_labels, self.in_labels, self.sizes,
+        sizes = {c: self.sizes[c] for c in self.out_labels + self.in_labels}
+        return Derivative((factor,), self.out_labels, self.in_labels, sizes,
                           self.of, self.wrt, _checked=True)
 
     def check_dense_size(self, max_bytes: int | None = None) -> None:

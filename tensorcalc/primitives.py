@@ -175,7 +175,10 @@ def _batch(a, labels: str) -> str:
 
 
 def _sizes(W, a):
-    return {"i": W.shape[0], "j": W.shape[1], "n": a.shape[0] if a.ndim == 2 else 1}
+    sizes = {"i": W.shape[0], "j": W.shape[1]}
+    if a.ndim == 2:
+        sizes["n"] = a.shape[0]
+    return sizes
 
 
 def _d_linear_a(sym, W, a, b=None):

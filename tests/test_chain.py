@@ -90,8 +90,8 @@ def test_shape_mismatch_names_both_sides_and_the_fix():
 def test_expressions_are_cached():
     from tensorcalc import contract
 
-    D = tc.sigmoid.derivative(np.zeros((3, 4)))
-    g = tc.Derivative.from_array(np.ones((3, 4)), (), (3, 4))
+    D = tc.sigmoid.derivative(np.zeros((30, 200)))  # above contract.SMALL: goes to opt_einsum
+    g = tc.Derivative.from_array(np.ones((30, 200)), (), (30, 200))
     tc.chain(g, D).dense()
     before = contract.cache_info().hits
     tc.chain(g, D).dense()
