@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +28,7 @@ from .errors import UnknownNameError
 from .losses import one_hot
 from .network import Network
 from .numeric import numerical_derivative
+from .plan import Plan, compile_plan, run_plan, structure_key
 from .primitives import Elementwise, linear
 
 METHODS = ("full", "dense", "shortcut", "numeric")
@@ -46,14 +47,24 @@ class Step:
 
 @dataclass
 class Gradients(Mapping):
-    """Parameter name -> gradient as a scalar-by-matrix / gradient :class:`Derivative`."""
+    """Parameter name -> gradient as a scalar-by-matrix / gradient :class:`Derivative`.
+
+    ``trace`` lists the chain-rule steps of ``full`` and ``dense`` (empty for the others); for
+    ``full`` it is rebuilt from the local derivatives the first time it is read.
+    """
 
     method: str
     grads: dict[str, Derivative]
     loss: float
-    trace: list[Step] = field(default_factory=list)
     seconds: float = 0.0
     largest_bytes: int = 0
+    _trace: list[Step] | Callable[[], list[Step]] = field(default_factory=list, repr=False)
+
+    @property
+    def trace(self) -> list[Step]:
+        if callable(self._trace):
+            self._trace = self._trace()
+        return self._trace
 
     def __getitem__(self, name: str) -> Derivative:
         return self.grads[name]
@@ -152,6 +163,23 @@ def _accumulate(net: Network, local: dict, batch: bool) -> tuple[dict, list[Step
     return grads, trace, largest
 
 
+_PLANS: dict[tuple, Plan] = {}
+
+
+def _full(net: Network, local: dict, batch: bool):
+    """The full chain through a plan compiled once per structure (see :mod:`tensorcalc.plan`)."""
+    key = structure_key(local)
+    plan = _PLANS.get(key)
+    if plan is None:
+        grads, trace, largest = _accumulate(net, local, batch)
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        _PLANS[key] = compile_plan(local, trace, grads, largest)
+        return grads, trace, largest
+    return (run_plan(plan, local), lambda: _accumulate(net, local, batch)[1],
+            plan.largest_bytes)
+
+
 def _output_delta(net: Network, fw, y) -> np.ndarray:
     """delta^L = dC/dz^L with the well-known closed forms for the softmax/logit losses."""
     aL, zL = fw.a[-1], fw.z[-1]
@@ -214,20 +242,21 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
     start = time.perf_counter()
     fw = net.forward(x)
     loss = float(net.loss_fn(fw.output, y))  # checks the target once, here
-    trace: list[Step] = []
+    trace: list[Step] | Callable[[], list[Step]] = []
     with trusted():
-        if method in ("full", "dense"):
+        if method == "full":
             local, _ = local_derivatives(net, x, y, fw)
-            if method == "dense":
-                for d in local.values():
-                    d.check_dense_size()
-                local = {k: _densify(d) for k, d in local.items()}
+            grads, trace, largest = _full(net, local, fw.a[0].ndim == 2)
+        elif method == "dense":
+            local, _ = local_derivatives(net, x, y, fw)
+            for d in local.values():
+                d.check_dense_size()
+            local = {k: _densify(d) for k, d in local.items()}
             grads, trace, largest = _accumulate(net, local, fw.a[0].ndim == 2)
-            if method == "dense":
-                largest = max([largest] + [d.nbytes_dense for d in local.values()])
+            largest = max([largest] + [d.nbytes_dense for d in local.values()])
         else:
             arrays, largest = (_shortcut if method == "shortcut" else _numeric)(net, fw, y)
             grads = {k: Derivative._wrap(v, (), v.shape, "C", k[0] + "^" + k[1:])
                      for k, v in arrays.items()}
     seconds = time.perf_counter() - start
-    return Gradients(method, {k: grads[k] for k in net.params}, loss, trace, seconds, largest)
+    return Gradients(method, {k: grads[k] for k in net.params}, loss, seconds, largest, trace)

@@ -53,11 +53,45 @@ def contract(operands: Sequence[Operand], result: Sequence[str]) -> np.ndarray:
     if not operands:
         return np.ones(())
     spec = einsum_spec([labels for _, labels in operands], result)
-    arrays = [arr for arr, _ in operands]
+    return contract_spec(spec, [arr for arr, _ in operands])
+
+
+def contract_spec(spec: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Contract ``arrays`` by an einsum ``spec`` (small pairs in one ``np.einsum`` call, the
+    rest through a cached opt_einsum expression)."""
+    if not arrays:
+        return np.ones(())
     if len(arrays) <= 2 and sum(a.size for a in arrays) < SMALL:
         return np.asarray(np.einsum(spec, *arrays))
     shapes = tuple(arr.shape for arr in arrays)
-    return np.asarray(_expression(spec, shapes)(*arrays))
+    groups = _components(spec)
+    if len(groups) == 1:
+        return np.asarray(_expression(spec, shapes)(*arrays))
+    parts = [contract_spec(sub, [arrays[k] for k in members]) for sub, members in groups]
+    return np.asarray(np.einsum(_combine_spec(spec, groups), *parts))
+
+
+@lru_cache(maxsize=1024)
+def _components(spec: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Split a contraction into groups of operands that share no label (an outer product of
+    independent networks): each group's own spec, to its labels that the result keeps."""
+    inputs, result = spec.split("->")
+    labels = inputs.split(",")
+    groups: list[tuple[set[str], list[int]]] = []
+    for k, lab in enumerate(labels):
+        joined = [g for g in groups if g[0] & set(lab)]
+        merged = (set(lab).union(*(g[0] for g in joined)), sorted(sum((g[1] for g in joined), [k])))
+        groups = [g for g in groups if g not in joined] + [merged]
+    out = []
+    for lab_set, members in sorted(groups, key=lambda g: g[1][0]):
+        keep = "".join(c for c in result if c in lab_set)
+        out.append((",".join(labels[k] for k in members) + "->" + keep, tuple(members)))
+    return tuple(out)
+
+
+def _combine_spec(spec: str, groups) -> str:
+    result = spec.split("->")[1]
+    return ",".join(sub.split("->")[1] for sub, _ in groups) + "->" + result
 
 
 def cache_info():

@@ -7,12 +7,16 @@ batch axis on both sides with zeros off the sample diagonal).
 
 from __future__ import annotations
 
-from .backprop import local_derivatives
+from ._validate import trusted
 from .chain import chain
 from .derivative import Derivative
 from .errors import UnknownNameError
 from .network import Network
 from .primitives import linear
+
+
+def _layer_names(l: int) -> dict[str, str]:
+    return {"W": f"W^{l}", "a": f"a^{l - 1}" if l > 1 else "x", "b": f"b^{l}", "out": f"z^{l}"}
 
 
 def jacobian(net: Network, x, wrt: str = "x", of: str = "output") -> Derivative:
@@ -30,17 +34,20 @@ def jacobian(net: Network, x, wrt: str = "x", of: str = "output") -> Derivative:
     if wrt != "x" and wrt not in net.params:
         raise UnknownNameError(f"unknown wrt={wrt!r}; valid values are 'x', "
                                f"{', '.join(map(repr, net.params))}.")
-    local, fw = local_derivatives(net, x)
-    L = net.depth
+    fw = net.forward(x)
+    L, P = net.depth, net.params
     stop = 1 if wrt == "x" else int(wrt[1:])
-    parts = [local["act", L]] if of == "output" else []
-    for l in range(L, stop, -1):
-        parts += [local["a", l], local["act", l - 1]]
-    if wrt == "x":
-        params = net.params
-        names = {"W": "W^1", "a": "x", "b": "b^1", "out": "z^1"}
-        parts.append(linear.derivative(params["W1"], fw.a[0], params.get("b1"), wrt="a",
-                                       names=names))
-    else:
-        parts.append(local[wrt[0], stop])
-    return chain(*parts)
+    with trusted():
+        parts = []
+        if of == "output":
+            parts.append(net.activation(L).derivative(
+                fw.z[L], names={"z": f"z^{L}", "out": f"a^{L}"}))
+        for l in range(L, stop, -1):
+            parts.append(linear.derivative(P[f"W{l}"], fw.a[l - 1], P.get(f"b{l}"), wrt="a",
+                                           names=_layer_names(l)))
+            parts.append(net.activation(l - 1).derivative(
+                fw.z[l - 1], names={"z": f"z^{l - 1}", "out": f"a^{l - 1}"}))
+        arg = "a" if wrt == "x" else wrt[0]
+        parts.append(linear.derivative(P[f"W{stop}"], fw.a[stop - 1], P.get(f"b{stop}"),
+                                       wrt=arg, names=_layer_names(stop)))
+        return chain(*parts)

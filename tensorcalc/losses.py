@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array
+from ._validate import _trusted, as_float_array
 from .derivative import Derivative, Factor
 from .errors import InvalidInputError, ShapeMismatchError
 from .primitives import Primitive, _log_softmax, _softmax, register
@@ -94,6 +94,8 @@ squared_error = register(Primitive(
 # ---------------------------------------------------------------- cross-entropy on probabilities
 def _ce_args(p, y):
     p = _prediction(p, "p")
+    if _trusted.get():  # checked once already, at the public entry point
+        return p, one_hot(y, p, "y")
     if np.any(p < 0) or np.any(p > 1):
         raise InvalidInputError(
             f"cross_entropy takes probabilities in [0, 1]; p has values from {p.min():g} to "

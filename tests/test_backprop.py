@@ -134,3 +134,28 @@ def test_explain_shows_every_step_for_a_parameter():
         assert piece in text
     with pytest.raises(tc.UnknownNameError, match="W1, b1"):
         tc.explain(net, np.ones(3), np.zeros(2), "W9")
+
+
+def test_compiled_plan_replays_the_same_chain():
+    from tensorcalc.backprop import _PLANS
+
+    _PLANS.clear()
+    rng = np.random.default_rng(5)
+    first = tc.Network.random([4, 6, 3], hidden="tanh", output="softmax",
+                              loss="cross_entropy", seed=1)
+    second = tc.Network.random([4, 6, 3], hidden="tanh", output="softmax",
+                               loss="cross_entropy", seed=2)
+    x1, x2 = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    y = np.array([0, 2, 1, 1, 0])
+    traced = tc.backprop(first, x1, y)  # traces the chain and compiles a plan
+    assert len(_PLANS) == 1
+    replayed = tc.backprop(second, x2, y)  # same structure: replays the plan
+    assert len(_PLANS) == 1
+    shortcut = tc.backprop(second, x2, y, "shortcut")
+    for name in second.params:
+        np.testing.assert_allclose(replayed[name].dense(), shortcut[name].dense(), rtol=1e-12)
+        assert replayed[name].kind == traced[name].kind
+    assert [s.target for s in replayed.trace] == [s.target for s in traced.trace]
+    last = replayed.trace[-1]
+    np.testing.assert_allclose(last.result.dense(), replayed["b1"].dense(), rtol=1e-12)
+    assert replayed.largest_bytes == traced.largest_bytes
