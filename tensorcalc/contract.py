@@ -1,9 +1,12 @@
 """Labelled factors to arrays: cached opt_einsum expressions with a pinned path optimizer.
 
 Labels are single characters (the chain rule keeps them so). An expression is compiled once per
-einsum spec and operand shapes and reused; the path search is pinned to ``greedy``, because the
-default search was measured to spend 40-300 ms on small chains with a batch label where greedy
-needs about 1 ms.
+einsum spec and operand shapes and reused. The path search is pinned to opt_einsum's greedy
+search (the default search was measured to spend 40-300 ms on small chains with a batch label,
+greedy about 1 ms), with one change of cost: the pair whose result is smallest goes first. For a
+chain of derivatives that is the right order: a gradient times ``J1 J2`` becomes two
+vector-matrix products instead of a matrix product (measured 0.03 ms against 1.0 ms for
+300 x 300 Jacobians).
 """
 
 from __future__ import annotations
@@ -14,8 +17,21 @@ from functools import lru_cache
 import numpy as np
 import opt_einsum as oe
 
+
+def _smallest_result(size12, size1, size2, k12, k1, k2) -> int:
+    return size12
+
+
+class SmallestResultGreedy(oe.paths.PathOptimizer):
+    """opt_einsum's greedy path search, choosing the pair with the smallest result first."""
+
+    def __call__(self, inputs, output, size_dict, memory_limit=None):
+        return oe.paths.greedy(inputs, output, size_dict, memory_limit,
+                               cost_fn=_smallest_result)
+
+
 #: The path optimizer used for every contraction.
-OPTIMIZER = "greedy"
+OPTIMIZER = SmallestResultGreedy()
 #: Contractions whose operands hold fewer entries in all than this go straight to
 #: ``np.einsum`` (one C call); at these sizes a path search or BLAS call costs more than it saves.
 SMALL = 4096

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import opt_einsum as oe
 
 from . import layout as _layout
 from . import render as _render
@@ -60,8 +61,6 @@ def kind_name(out_rank: int, in_rank: int) -> str:
 
 def fresh_labels(n: int, taken: set[str] | str = ()) -> list[str]:
     """``n`` single-character labels not in ``taken``, readable letters first."""
-    import opt_einsum as oe
-
     taken = set(taken)
     out: list[str] = []
     k = 0
@@ -359,16 +358,7 @@ class Derivative:
         return f"${self.latex()}$"
 
     def _repr_html_(self) -> str:
-        head = _render.html_escape(
-            f"{self.kind} d{self.of}/d{self.wrt}: out {self.out_shape}, in {self.in_shape}, "
-            f"{self.structure} ({self.structural_zero_fraction:.0%} structural zeros)")
-        formula = _render.html_escape(self.index_notation())
-        if self.nbytes_dense <= 8 * _render.HTML_MAX_ENTRIES:
-            body = _render.html_array(self.dense())
-        else:
-            body = (f"<i>{self.nbytes_dense:,} bytes when dense; not shown (call .dense() "
-                    f"or tc.plot)</i>")
-        return f"<div><b>{head}</b><br><code>{formula}</code><br>{body}</div>"
+        return _render.derivative_html(self)
 
     def _repr_pretty_(self, p, cycle) -> None:
         p.text(repr(self))

@@ -208,3 +208,15 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def derivative_html(d) -> str:
+    """A derivative for a notebook: kind and shapes, its entry formula, and its values when
+    small (nested matrices in canonical layout) or its size when not."""
+    head = html_escape(f"{d.kind} d{d.of}/d{d.wrt}: out {d.out_shape}, in {d.in_shape}, "
+                       f"{d.structure} ({d.structural_zero_fraction:.0%} structural zeros)")
+    if d.nbytes_dense <= 8 * HTML_MAX_ENTRIES:
+        body = html_array(d.dense())
+    else:
+        body = f"<i>{d.nbytes_dense:,} bytes when dense; not shown (call .dense() or tc.plot)</i>"
+    return f"<div><b>{head}</b><br><code>{html_escape(d.index_notation())}</code><br>{body}</div>"

@@ -96,3 +96,19 @@ def test_expressions_are_cached():
     before = contract.cache_info().hits
     tc.chain(g, D).dense()
     assert contract.cache_info().hits > before
+
+
+def test_gradient_through_dense_jacobians_is_contracted_vector_first():
+    from tensorcalc.contract import path_info
+
+    n = 300
+    rng = np.random.default_rng(0)
+    g = tc.Derivative.from_array(rng.normal(size=n), (), (n,), of="C", wrt="y3")
+    J = [tc.Derivative.from_array(rng.normal(size=(n, n)), (n,), (n,), of=f"y{k}",
+                                  wrt=f"y{k - 1}") for k in (3, 2, 1)]
+    C = tc.chain(g, *J)
+    info = path_info(C.spec, tuple(f.array.shape for f in C.factors))
+    assert info.largest_intermediate <= n  # never the n x n product of two Jacobians
+    assert info.opt_cost <= 8 * n * n  # three vector-matrix products, not 2 n^3
+    reference = g.dense() @ J[0].dense() @ J[1].dense() @ J[2].dense()
+    np.testing.assert_allclose(C.dense(), reference, rtol=1e-10)
