@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
+from ._validate import as_float_array, trusted
 from .errors import InvalidInputError, ShapeMismatchError, TensorcalcError
 from .losses import LOSSES
 from .primitives import ACTIVATIONS, Primitive, get, linear, softmax
@@ -64,6 +64,7 @@ class Network:
         self.loss_fn = get(loss, LOSSES, "loss")
         _check_pairing(self.output, self.loss_fn)
         self.params = self._check_params(params)
+        self.depth = sum(1 for k in self.params if k.startswith("W"))
 
     @staticmethod
     def _check_params(params: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -130,10 +131,6 @@ class Network:
 
     # ------------------------------------------------------------------ structure
     @property
-    def depth(self) -> int:
-        return sum(1 for k in self.params if k.startswith("W"))
-
-    @property
     def sizes(self) -> list[int]:
         return [self.params["W1"].shape[1]] + [self.params[f"W{l}"].shape[0]
                                                for l in range(1, self.depth + 1)]
@@ -172,11 +169,12 @@ class Network:
         """Run the network and keep every pre-activation z^l and activation a^l."""
         a = self.check_input(x)
         zs, acts = [None], [a]
-        for l in range(1, self.depth + 1):
-            z = linear(self.params[f"W{l}"], a, self.params.get(f"b{l}"))
-            a = self.activation(l)(z)
-            zs.append(z)
-            acts.append(a)
+        with trusted():  # x is checked above, the parameters at construction
+            for l in range(1, self.depth + 1):
+                z = linear(self.params[f"W{l}"], a, self.params.get(f"b{l}"))
+                a = self.activation(l)(z)
+                zs.append(z)
+                acts.append(a)
         return Forward(zs, acts)
 
     def __call__(self, x: object) -> np.ndarray:
