@@ -3,7 +3,7 @@
 from .backprop import METHODS, Gradients, Step, backprop
 from .chain import chain
 from .compare import Report, compare
-from .derivative import Derivative, Factor, get_dense_limit, kind_name, set_dense_limit
+from .derivative import Derivative, Factor, get_dense_limit, set_dense_limit
 from .errors import (
     InvalidInputError,
     MemoryLimitError,
@@ -12,6 +12,7 @@ from .errors import (
     UnknownNameError,
 )
 from .jacobian import jacobian
+from .labels import kind_name
 from .losses import LOSSES, cross_entropy, nll, squared_error
 from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain

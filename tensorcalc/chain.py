@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import readonly
-from .derivative import Derivative, Factor, fresh_labels
+from .derivative import Derivative, Factor
 from .errors import ShapeMismatchError, TensorcalcError
+from .labels import fresh_labels
 
 
 def _describe(d: Derivative) -> str:

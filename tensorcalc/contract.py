@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import opt_einsum as oe
 
+from .labels import fresh_labels
+
 
 def _smallest_result(size12, size1, size2, k12, k1, k2) -> int:
     return size12
@@ -113,3 +115,26 @@ def _combine_spec(spec: str, groups) -> str:
 def cache_info():
     """Hit/miss statistics of the compiled-expression cache."""
     return _expression.cache_info()
+
+
+def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) -> np.ndarray:
+    """Contract to a ``result`` whose labels may repeat (a Kronecker delta: identity matrices
+    are added) or stand in no operand (constant along that axis: ones are added)."""
+    taken = set(sizes) | {c for _, labels in operands for c in labels}
+    operands = list(operands)
+    out: list[str] = []
+    seen: set[str] = set()
+    for c in result:
+        if c in seen:
+            (new,) = fresh_labels(1, taken)
+            taken.add(new)
+            operands.append((np.eye(sizes[c], dtype=dtype), c + new))
+            out.append(new)
+        else:
+            seen.add(c)
+            out.append(c)
+    present = {c for _, labels in operands for c in labels}
+    for c in seen - present:
+        operands.append((np.ones(sizes[c], dtype=dtype), c))
+    value = contract(operands, out) if operands else np.ones((), dtype=dtype)
+    return value.astype(dtype, copy=False)

@@ -15,28 +15,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import opt_einsum as oe
 
 from . import layout as _layout
 from . import render as _render
 from ._validate import _trusted, as_float_array, readonly
-from .contract import contract, einsum_spec
+from .contract import contract, contract_full, einsum_spec
 from .errors import MemoryLimitError, ShapeMismatchError, TensorcalcError
-
-#: Label letters in the order fresh labels are handed out.
-LETTERS = "ijklmnpqrstuvwxyzabcdefghoABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-KIND_NAMES = {
-    (0, 0): "scalar-by-scalar",
-    (0, 1): "gradient",
-    (0, 2): "scalar-by-matrix",
-    (1, 0): "vector-by-scalar",
-    (1, 1): "jacobian",
-    (1, 2): "vector-by-matrix",
-    (2, 0): "matrix-by-scalar",
-    (2, 1): "matrix-by-vector",
-    (2, 2): "matrix-by-matrix",
-}
+from .labels import fresh_labels, kind_name
 
 _dense_limit = [1 << 30]
 
@@ -52,25 +37,6 @@ def set_dense_limit(nbytes: int) -> int:
 def get_dense_limit() -> int:
     """The largest tensor, in bytes, that ``dense()`` builds (default 1 GiB)."""
     return _dense_limit[0]
-
-
-def kind_name(out_rank: int, in_rank: int) -> str:
-    """The kind of a derivative of a rank-``out_rank`` tensor by a rank-``in_rank`` tensor."""
-    return KIND_NAMES.get((out_rank, in_rank), f"rank{out_rank}-by-rank{in_rank}")
-
-
-def fresh_labels(n: int, taken: set[str] | str = ()) -> list[str]:
-    """``n`` single-character labels not in ``taken``, readable letters first."""
-    taken = set(taken)
-    out: list[str] = []
-    k = 0
-    while len(out) < n:
-        c = LETTERS[k] if k < len(LETTERS) else oe.get_symbol(k + 200)
-        k += 1
-        if c not in taken:
-            taken.add(c)
-            out.append(c)
-    return out
 
 
 @dataclass(frozen=True)
@@ -308,25 +274,9 @@ class Derivative:
     def dense(self, max_bytes: int | None = None) -> np.ndarray:
         """The full tensor in canonical layout, deltas expanded with identity matrices."""
         self.check_dense_size(max_bytes)
-        full = self.out_labels + self.in_labels
-        taken = set(self.sizes) | {c for f in self.factors for c in f.labels}
         operands = [(f.array, f.labels) for f in self.factors]
-        result: list[str] = []
-        seen: set[str] = set()
-        for c in full:
-            if c in seen:
-                (new,) = fresh_labels(1, taken)
-                taken.add(new)
-                operands.append((np.eye(self.sizes[c], dtype=self.dtype), c + new))
-                result.append(new)
-            else:
-                seen.add(c)
-                result.append(c)
-        present = {c for _, labels in operands for c in labels}
-        for c in seen - present:
-            operands.append((np.ones(self.sizes[c], dtype=self.dtype), c))
-        value = contract(operands, result) if operands else np.ones((), dtype=self.dtype)
-        return value.astype(self.dtype, copy=False).reshape(self.shape)
+        value = contract_full(operands, self.out_labels + self.in_labels, self.sizes, self.dtype)
+        return value.reshape(self.shape)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.dense()

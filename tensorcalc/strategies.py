@@ -24,7 +24,8 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from .derivative import Derivative, Factor, fresh_labels
+from .derivative import Derivative, Factor
+from .labels import fresh_labels
 from .testing import assert_gradients_match, assert_jacobian_matches, gradients_match
 
 #: Name of the registered CI profile: derandomized, no deadline, too-slow check off.
