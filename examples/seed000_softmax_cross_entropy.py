@@ -13,18 +13,14 @@ gradients from the full, dense, shortcut and numeric backprop methods.
 import sys
 
 import numpy as np
+from _checks import Checks
 
 import tensorcalc as tc
 
 
 def main() -> int:
-    failures = []
-
-    def check(what: str, err: float, tol: float) -> None:
-        status = "ok" if err < tol else "MISMATCH"
-        print(f"  [{status:>8}] {what}: max |difference| = {err:.1e} (tolerance {tol:.0e})")
-        if err >= tol:
-            failures.append(f"{what}: {err:.3e} >= {tol:.0e}")
+    checks = Checks()
+    check = checks.check
 
     np.set_printoptions(precision=4, suppress=True)
     rng = np.random.default_rng(7)
@@ -46,11 +42,8 @@ def main() -> int:
     nonzero_off = int(np.count_nonzero(J[off]))
     print(f"off-diagonal nonzeros: {nonzero_off} of {n * (n - 1)}; structural zeros recorded: "
           f"{dp_dz.structural_zero_fraction:.0%}")
-    if nonzero_off == 0:
-        failures.append("the softmax Jacobian came out diagonal")
-        print("  [MISMATCH] the softmax Jacobian has no off-diagonal entries")
-    else:
-        print(f"  [      ok] not diagonal: {nonzero_off} off-diagonal entries are nonzero")
+    checks.claim("not diagonal", nonzero_off > 0,
+                 f"{nonzero_off} off-diagonal entries are nonzero")
     by_index = np.array([[p[i] * ((1.0 if i == j else 0.0) - p[j]) for j in range(n)]
                          for i in range(n)])
     check("dp_i/dz_j = p_i (delta_ij - p_j), entry by entry",
@@ -106,13 +99,7 @@ def main() -> int:
             check(f"full vs {method:<8} dC/d{name}",
                   float(np.max(np.abs(full[name].dense() - other[name].dense()))), tol)
 
-    if failures:
-        print(f"\nMISMATCH in {len(failures)} check(s):")
-        for f in failures:
-            print("  " + f)
-        return 1
-    print("\nseed 000: softmax Jacobian is dense, yet dC/dz = p - y; all checks passed")
-    return 0
+    return checks.finish("seed 000: softmax Jacobian is dense, yet dC/dz = p - y")
 
 
 if __name__ == "__main__":

@@ -16,18 +16,14 @@ methods) on the same batch.
 import sys
 
 import numpy as np
+from _checks import Checks
 
 import tensorcalc as tc
 
 
 def main() -> int:
-    failures = []
-
-    def check(what: str, err: float, tol: float) -> None:
-        status = "ok" if err < tol else "MISMATCH"
-        print(f"  [{status:>8}] {what}: max |difference| = {err:.1e} (tolerance {tol:.0e})")
-        if err >= tol:
-            failures.append(f"{what}: {err:.3e} >= {tol:.0e}")
+    checks = Checks()
+    check = checks.check
 
     rng = np.random.default_rng(11)
     N = 8
@@ -101,13 +97,7 @@ def main() -> int:
             check(f"full vs {method:<8} dC/d{name}",
                   float(np.max(np.abs(batch[name].dense() - other[name].dense()))), tol)
 
-    if failures:
-        print(f"\nMISMATCH in {len(failures)} check(s):")
-        for f in failures:
-            print("  " + f)
-        return 1
-    print("\nseed 001: batch loss and gradient are means over samples; all checks passed")
-    return 0
+    return checks.finish("seed 001: batch loss and gradient are means over samples")
 
 
 if __name__ == "__main__":

@@ -23,18 +23,14 @@ import math
 import sys
 
 import numpy as np
+from _checks import Checks
 
 import tensorcalc as tc
 
 
 def main() -> int:
-    failures = []
-
-    def check(what: str, err: float, tol: float) -> None:
-        status = "ok" if err < tol else "MISMATCH"
-        print(f"  [{status:>8}] {what}: max |difference| = {err:.1e} (tolerance {tol:.0e})")
-        if err >= tol:
-            failures.append(f"{what}: {err:.3e} >= {tol:.0e}")
+    checks = Checks()
+    check = checks.check
 
     rng = np.random.default_rng(5)
     sizes = [4, 5, 4, 3]
@@ -120,20 +116,14 @@ def main() -> int:
         step = trace.get(f"delta^{l}")
         seed_delta = np.array([de_do[l][i] * phi_prime(l, z[l][i]) for i in range(sizes[l])])
         if step is None:
-            failures.append(f"no delta^{l} in the backprop trace")
+            checks.failures.append(f"no delta^{l} in the backprop trace")
             print(f"  [MISMATCH] no delta^{l} in the backprop trace")
             continue
         print(f"  delta^{l}: {step.shortcut}")
         check(f"tc delta^{l} = de/do^{l}_i phi'(z^{l}_i)",
               float(np.max(np.abs(step.result.compact - seed_delta))), 1e-12)
 
-    if failures:
-        print(f"\nMISMATCH in {len(failures)} check(s):")
-        for f in failures:
-            print("  " + f)
-        return 1
-    print("\nseed 002: per-weight loops match the typed chain rule; all checks passed")
-    return 0
+    return checks.finish("seed 002: per-weight loops match the typed chain rule")
 
 
 if __name__ == "__main__":

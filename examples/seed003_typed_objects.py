@@ -13,23 +13,14 @@ with `tc.chain`, and compares the result with seed 003's matrix recursion and wi
 import sys
 
 import numpy as np
+from _checks import Checks
 
 import tensorcalc as tc
 
 
 def main() -> int:
-    failures = []
-
-    def check(what: str, err: float, tol: float) -> None:
-        status = "ok" if err < tol else "MISMATCH"
-        print(f"  [{status:>8}] {what}: max |difference| = {err:.1e} (tolerance {tol:.0e})")
-        if err >= tol:
-            failures.append(f"{what}: {err:.3e} >= {tol:.0e}")
-
-    def claim(what: str, holds: bool, detail: str = "") -> None:
-        print(f"  [{'ok' if holds else 'MISMATCH':>8}] {what}" + (f" ({detail})" if detail else ""))
-        if not holds:
-            failures.append(f"{what}: {detail}")
+    checks = Checks()
+    check, claim = checks.check, checks.claim
 
     net = tc.Network.random([3, 4, 2], hidden="sigmoid", output="sigmoid",
                             loss="squared_error", seed=0)
@@ -136,13 +127,7 @@ def main() -> int:
             check(f"{method:>8} dC/d{name}", float(np.max(np.abs(G.dense()
                                                                   - result[name].dense()))), tol)
 
-    if failures:
-        print(f"\nMISMATCH in {len(failures)} check(s):")
-        for f in failures:
-            print("  " + f)
-        return 1
-    print("\nseed 003: every typed derivative and every chain agrees; all checks passed")
-    return 0
+    return checks.finish("seed 003: every typed derivative and every chain agrees")
 
 
 if __name__ == "__main__":

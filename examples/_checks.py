@@ -1,0 +1,31 @@
+"""Bookkeeping shared by the example scripts: print each check, collect failures, exit code."""
+
+
+class Checks:
+    """Collects the outcome of every check an example makes."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def check(self, what: str, err: float, tol: float) -> None:
+        """A numerical claim: ``err`` (a max absolute difference) must stay below ``tol``."""
+        status = "ok" if err < tol else "MISMATCH"
+        print(f"  [{status:>8}] {what}: max |difference| = {err:.1e} (tolerance {tol:.0e})")
+        if err >= tol:
+            self.failures.append(f"{what}: {err:.3e} >= {tol:.0e}")
+
+    def claim(self, what: str, holds: bool, detail: str = "") -> None:
+        """A yes/no claim."""
+        print(f"  [{'ok' if holds else 'MISMATCH':>8}] {what}" + (f" ({detail})" if detail else ""))
+        if not holds:
+            self.failures.append(f"{what}: {detail}" if detail else what)
+
+    def finish(self, message: str) -> int:
+        """Print the verdict; the exit status is 1 if any check failed."""
+        if self.failures:
+            print(f"\nMISMATCH in {len(self.failures)} check(s):")
+            for f in self.failures:
+                print("  " + f)
+            return 1
+        print(f"\n{message}; all checks passed")
+        return 0
