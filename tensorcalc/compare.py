@@ -76,6 +76,8 @@ class Report:
             lines.append(f"{m:<9} {g.seconds * 1e3:>7.2f} ms  {g.largest_bytes:,} B")
         for m, why in self.refused.items():
             lines.append(f"{m:<9} {'refused':>10}  {why}")
+        lines.append("(one call each; the first full call for a network structure also traces "
+                     "its chain once)")
         rtol = EXACT_RTOL[np.dtype(self.dtype)]
         lines += ["", f"tolerance: exact methods {rtol:g} relative; numeric: see "
                       f"tensorcalc.numeric.TOLERANCES",
