@@ -37,7 +37,11 @@ def as_float_array(value: object, name: str, *, finite: bool = True) -> np.ndarr
     """
     if type(value) is np.ndarray and value.dtype in KEPT_DTYPES and _trusted.get():
         return value
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise InvalidInputError(f"{name} is not a rectangular array of numbers ({err}); pass a "
+                                f"numpy array or nested lists of equal lengths.") from None
     if arr.dtype.kind == "c":
         raise InvalidInputError(
             f"{name} is complex ({arr.dtype}); tensorcalc differentiates real functions only. "

@@ -76,8 +76,8 @@ class Gradients(Mapping):
         return len(self.grads)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The gradients as plain arrays, each of its parameter's shape."""
-        return {k: v.dense() for k, v in self.grads.items()}
+        """The gradients as plain (writable) arrays, each of its parameter's shape."""
+        return {k: np.array(v.dense()) for k, v in self.grads.items()}
 
 
 def _largest(d: Derivative) -> int:
@@ -212,10 +212,16 @@ def _shortcut(net: Network, fw, y) -> tuple[dict, int]:
 
 
 def _numeric(net: Network, fw, y) -> tuple[dict, int]:
-    x, grads = fw.a[0], {}
+    x, grads, params = fw.a[0], {}, dict(net.params)
     for name, value in net.params.items():
-        grads[name] = numerical_derivative(lambda v, n=name: net.with_param(n, v).loss(x, y),
-                                           value, of="C", wrt=name).dense()
+
+        def loss_at(v, name=name):
+            params[name] = v
+            return net.loss_fn(net._run(params, x).output, y)
+
+        D = numerical_derivative(loss_at, value, of="C", wrt=name)
+        grads[name] = D.dense().astype(net.dtype)
+        params[name] = value
     return grads, max(v.nbytes for v in net.params.values())
 
 

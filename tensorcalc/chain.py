@@ -84,7 +84,7 @@ def _chain2(outer: Derivative, inner: Derivative) -> Derivative:
         factors.append(Factor(_ones_sum(sizes[c], outer, inner), "", f"{sizes[c]}"))
     sizes = {c: n for c, n in sizes.items() if c in used}
     return Derivative(tuple(factors), out_labels, in_labels, sizes, outer.of, inner.wrt,
-                      _checked=True)
+                      _checked=True, _dtype=np.result_type(outer.dtype, inner.dtype))
 
 
 def _ones_sum(n: int, outer: Derivative, inner: Derivative) -> np.ndarray:

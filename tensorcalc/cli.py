@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from .backprop import METHODS
 from .compare import compare
 from .errors import TensorcalcError
 from .losses import LOSSES
@@ -15,6 +16,9 @@ from .notation import explain
 from .primitives import ACTIVATIONS
 
 DEFAULT_OUTPUT = {"squared_error": "sigmoid", "cross_entropy": "softmax", "nll": "identity"}
+#: Above this many parameters ``check`` leaves out the numeric method unless it is asked for
+#: (central differences need two forward passes per parameter).
+NUMERIC_MAX_PARAMS = 20_000
 
 
 def _network_options(p: argparse.ArgumentParser) -> None:
@@ -45,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="compare full, dense, shortcut and numeric backprop; "
                                          "exit 1 if any method disagrees")
+    check.add_argument("--methods", default=None, metavar="LIST",
+                       help="comma-separated methods to compare with full, from "
+                            f"{','.join(METHODS)} (default: all; numeric is left out above "
+                            f"{NUMERIC_MAX_PARAMS:,} parameters unless listed)")
     _network_options(check)
     ex = sub.add_parser("explain", help="print the chain rule for one parameter, step by step")
     ex.add_argument("--param", default="W1", help="parameter name, e.g. W1 or b2 (default: W1)")
@@ -72,12 +80,23 @@ def problem(args: argparse.Namespace):
     return net, x, y
 
 
+def _methods(args: argparse.Namespace, net: Network) -> tuple[str, ...]:
+    if args.methods:
+        return tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    count = sum(v.size for v in net.params.values())
+    if count > NUMERIC_MAX_PARAMS:
+        print(f"(numeric left out: {count:,} parameters would take {2 * count:,} forward passes;"
+              f" add it with --methods full,dense,shortcut,numeric)\n")
+        return tuple(m for m in METHODS if m != "numeric")
+    return METHODS
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         net, x, y = problem(args)
         if args.command == "check":
-            report = compare(net, x, y)
+            report = compare(net, x, y, methods=_methods(args, net))
             print(report)
             return 0 if report.ok else 1
         explanation = explain(net, x, y, args.param)
@@ -90,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except TensorcalcError as err:
         print(f"tensorcalc: error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ImportError, ValueError) as err:  # writing the --plot file
+        print(f"tensorcalc: error: could not write {args.plot!r}: {err}", file=sys.stderr)
         return 2
 
 

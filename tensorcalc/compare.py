@@ -14,7 +14,7 @@ import numpy as np
 from .backprop import METHODS, Gradients, backprop
 from .errors import MemoryLimitError, UnknownNameError
 from .network import Network
-from .numeric import compare_arrays
+from .numeric import compare_arrays, default_step, noise_floor
 
 #: Relative tolerance of exact methods against ``full``, by dtype.
 EXACT_RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
@@ -110,7 +110,7 @@ def _report_html(report: Report) -> str:
             f"{costs}</table>{verdict}</div>")
 
 
-def _row(name: str, results: dict[str, Gradients], dtype) -> Row:
+def _row(name: str, results: dict[str, Gradients], dtype, param: np.ndarray, loss: float) -> Row:
     full = results["full"][name]
     ref = full.dense()
     scale = float(np.max(np.abs(ref), initial=0.0))
@@ -122,7 +122,8 @@ def _row(name: str, results: dict[str, Gradients], dtype) -> Row:
         diff = float(np.max(np.abs(value - ref), initial=0.0))
         max_abs[m], max_rel[m] = diff, diff / scale if scale > 0 else diff
         if m == "numeric":
-            ok[m] = compare_arrays(ref, value, dtype)[0]
+            step = default_step(dtype) * max(1.0, float(np.max(np.abs(param), initial=0.0)))
+            ok[m] = compare_arrays(ref, value, dtype, floor=noise_floor(abs(loss), dtype, step))[0]
         else:
             ok[m] = diff <= EXACT_RTOL[np.dtype(dtype)] * scale + 1e3 * np.finfo(dtype).tiny
     return Row(name, full.kind, full.shape, max_abs, max_rel, ok)
@@ -140,9 +141,13 @@ def compare(net: Network, x, y, methods=METHODS) -> Report:
     >>> report.ok
     True
     """
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UnknownNameError(f"unknown method(s) {unknown}; valid methods are {list(METHODS)}.")
+    if not [m for m in methods if m != "full"]:
+        raise UnknownNameError(f"compare needs at least one method besides 'full' to compare "
+                               f"with it; choose from {list(METHODS[1:])}.")
     results, refused = {"full": backprop(net, x, y, "full")}, {}
     for m in methods:
         if m == "full":
@@ -153,5 +158,6 @@ def compare(net: Network, x, y, methods=METHODS) -> Report:
             refused[m] = str(err).split(". ")[0]
     xs = net.check_input(x)
     samples = xs.shape[0] if xs.ndim == 2 else 1
-    rows = [_row(name, results, net.dtype) for name in net.params]
+    loss = results["full"].loss
+    rows = [_row(name, results, net.dtype, value, loss) for name, value in net.params.items()]
     return Report(repr(net), samples, str(net.dtype), results["full"].loss, rows, results, refused)

@@ -28,8 +28,13 @@ _dense_limit = [1 << 30]
 
 def set_dense_limit(nbytes: int) -> int:
     """Set the largest tensor, in bytes, that ``dense()`` may build; return the old limit."""
-    if int(nbytes) <= 0:
-        raise TensorcalcError(f"the dense limit must be a positive number of bytes, got {nbytes}.")
+    try:
+        ok = int(nbytes) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise TensorcalcError(f"the dense limit must be a positive number of bytes, got "
+                              f"{nbytes!r}.")
     old, _dense_limit[0] = _dense_limit[0], int(nbytes)
     return old
 
@@ -76,6 +81,7 @@ class Derivative:
     of: str = "y"
     wrt: str = "x"
     _checked: bool = field(default=False, compare=False)
+    _dtype: np.dtype | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self._checked or _trusted.get():  # built by the library from checked arrays
@@ -90,11 +96,24 @@ class Derivative:
         object.__setattr__(self, "sizes", {k: v for k, v in self.sizes.items() if k in used})
 
     def _validate(self) -> None:
+        for f in self.factors:
+            if not isinstance(f, Factor):
+                raise TensorcalcError(f"factors must be tc.Factor(array, labels, symbol); got "
+                                      f"{type(f).__name__}.")
+        labels = self.out_labels + self.in_labels + "".join(f.labels for f in self.factors)
+        bad = sorted({c for c in labels if not c.isalpha()})
+        if bad:
+            raise TensorcalcError(f"index labels must be single letters; got {bad}.")
+        if any(n < 0 for n in self.sizes.values()):
+            raise TensorcalcError(f"label sizes must be >= 0; got {self.sizes}.")
         for label in self.out_labels + self.in_labels:
             if label not in self.sizes:
                 raise TensorcalcError(f"label {label!r} has no size; sizes are {self.sizes}.")
+        factors = [Factor(as_float_array(f.array, f"factor {f.symbol}"), f.labels, f.symbol)
+                   for f in self.factors]
+        object.__setattr__(self, "factors", tuple(factors))
         for f in self.factors:
-            if not isinstance(f, Factor) or f.array.ndim != len(f.labels):
+            if f.array.ndim != len(f.labels):
                 raise TensorcalcError(
                     f"factor {f!r} must be a Factor with one label per axis "
                     f"(got {len(f.labels)} labels)."
@@ -106,10 +125,8 @@ class Derivative:
                         f"but the label has size {self.sizes[label]} elsewhere."
                     )
                 self.sizes.setdefault(label, n)
-        cleaned = []
-        for f in self.factors:
-            arr = as_float_array(f.array, f"factor {f.symbol}")
-            cleaned.append(Factor(readonly(arr), f.labels, f.symbol))
+        # our own read-only copies: later changes to the caller's arrays cannot reach us
+        cleaned = [Factor(readonly(np.array(f.array)), f.labels, f.symbol) for f in self.factors]
         object.__setattr__(self, "factors", tuple(cleaned))
 
     # ------------------------------------------------------------------ construction
@@ -130,7 +147,7 @@ class Derivative:
         >>> J.kind
         'jacobian'
         """
-        arr = np.array(as_float_array(array, "array"))
+        arr = as_float_array(array, "array")
         out_shape, in_shape = tuple(int(n) for n in out_shape), tuple(int(n) for n in in_shape)
         if arr.shape != out_shape + in_shape:
             raise ShapeMismatchError(
@@ -168,10 +185,11 @@ class Derivative:
         return cls.from_array(canonical, out_shape, in_shape, of=of, wrt=wrt)
 
     @classmethod
-    def identity(cls, shape: Sequence[int], *, of: str = "x", wrt: str = "x") -> Derivative:
+    def identity(cls, shape: Sequence[int], *, of: str = "x", wrt: str = "x",
+                 dtype=np.float64) -> Derivative:
         """dx/dx for x of ``shape``: every label a delta, no factor."""
         labels = "".join(fresh_labels(len(shape)))
-        return cls((), labels, labels, dict(zip(labels, shape)), of, wrt)
+        return cls((), labels, labels, dict(zip(labels, shape)), of, wrt, _dtype=np.dtype(dtype))
 
     # ------------------------------------------------------------------ shapes and kind
     @property
@@ -194,9 +212,10 @@ class Derivative:
 
     @property
     def dtype(self) -> np.dtype:
-        """float64, or float32 when every factor is float32."""
+        """float64, or float32 when every factor is float32 (a derivative without factors
+        keeps the dtype it was built with, float64 by default)."""
         if not self.factors:
-            return np.dtype(np.float64)
+            return np.dtype(self._dtype or np.float64)
         return np.result_type(*(f.array.dtype for f in self.factors))
 
     @property
@@ -257,7 +276,7 @@ class Derivative:
         factor = Factor(self.compact, labels, symbol or f"d{self.of}/d{self.wrt}")
         sizes = {c: self.sizes[c] for c in self.out_labels + self.in_labels}
         return Derivative((factor,), self.out_labels, self.in_labels, sizes,
-                          self.of, self.wrt, _checked=True)
+                          self.of, self.wrt, _checked=True, _dtype=self.dtype)
 
     def check_dense_size(self, max_bytes: int | None = None) -> None:
         """Raise :class:`MemoryLimitError` if the dense tensor is above the limit."""

@@ -2,7 +2,8 @@
 
 - canonical: shape ``out + in``; entry ``[i..., j...] = d y[i...] / d x[j...]``.
 - numerator: output axes, then the input axes reversed; a scalar-by-vector gradient is a
-  ``1 x n`` row. dC/dW has the shape of W transposed; dz/dW is ``M x n x m``.
+  ``1 x n`` row. dC/dW has the shape of W transposed; for W of shape (m, n), dz/dW is
+  ``m x n x m``.
 - denominator: input axes, then output axes; a scalar-by-vector gradient is an ``n x 1``
   column. dC/dW has W's shape; a Jacobian is ``n x m``.
 

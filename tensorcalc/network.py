@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -39,10 +40,11 @@ def _check_pairing(output: Primitive, loss: Primitive) -> None:
             f"loss 'nll' takes logits, so the output activation must be 'identity' (a linear last "
             f"layer), not {output.name!r}. For probabilities use loss='cross_entropy'."
         )
-    if loss.name == "cross_entropy" and output.name not in ("softmax", "sigmoid"):
+    if loss.name == "cross_entropy" and output.name != "softmax":
         raise TensorcalcError(
-            f"loss 'cross_entropy' takes probabilities, so the output activation must be "
-            f"'softmax' or 'sigmoid', not {output.name!r}. For logits use loss='nll'."
+            f"loss 'cross_entropy' (-sum y log p) takes a probability distribution over the "
+            f"outputs, so the output activation must be 'softmax', not {output.name!r} (after a "
+            f"sigmoid it would ignore every output but the target's). For logits use loss='nll'."
         )
 
 
@@ -63,7 +65,8 @@ class Network:
                           "output activation")
         self.loss_fn = get(loss, LOSSES, "loss")
         _check_pairing(self.output, self.loss_fn)
-        self.params = self._check_params(params)
+        #: Parameters by name, read-only (build a changed network with :meth:`with_param`).
+        self.params = MappingProxyType(self._check_params(params))
         self.depth = sum(1 for k in self.params if k.startswith("W"))
 
     @staticmethod
@@ -114,13 +117,25 @@ class Network:
     def random(cls, sizes: Sequence[int], *, hidden="sigmoid", output="sigmoid",
                loss="squared_error", bias: bool = True, seed: int | None = 0,
                dtype=np.float64) -> Network:
-        """Random weights ~ N(0, 1/n_{l-1}) and biases ~ N(0, 0.1^2) for layer widths ``sizes``."""
-        sizes = [int(n) for n in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ShapeMismatchError(f"sizes must list at least two widths, each >= 1 (input "
-                                     f"width first); got {sizes}.")
-        if np.dtype(dtype) not in (np.float32, np.float64):
-            raise InvalidInputError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
+        """Random weights ~ N(0, 1/n_{l-1}) and biases ~ N(0, 0.1^2) for layer widths ``sizes``
+        (input width first); ``seed`` is a non-negative integer or None."""
+        try:
+            widths = list(sizes)
+        except TypeError:
+            widths = None
+        if (widths is None or len(widths) < 2
+                or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in widths)):
+            raise ShapeMismatchError(f"sizes must list at least two whole-number widths, each "
+                                     f">= 1 (input width first), e.g. [3, 4, 2]; got {sizes!r}.")
+        sizes = [int(n) for n in widths]
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.float32, np.float64):
+            raise InvalidInputError("dtype must be np.float32 or np.float64.")
+        if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
+            raise InvalidInputError(f"seed must be a non-negative integer or None; got {seed!r}.")
         rng = np.random.default_rng(seed)
         params = {}
         for l in range(1, len(sizes)):
@@ -137,7 +152,8 @@ class Network:
 
     @property
     def bias(self) -> bool:
-        return "b1" in self.params
+        """True when every layer has a bias (``from_params`` accepts biases on any subset)."""
+        return all(f"b{l}" in self.params for l in range(1, self.depth + 1))
 
     @property
     def dtype(self) -> np.dtype:
@@ -168,13 +184,17 @@ class Network:
     def forward(self, x: object) -> Forward:
         """Run the network and keep every pre-activation z^l and activation a^l."""
         a = self.check_input(x)
-        zs, acts = [None], [a]
         with trusted():  # x is checked above, the parameters at construction
-            for l in range(1, self.depth + 1):
-                z = linear(self.params[f"W{l}"], a, self.params.get(f"b{l}"))
-                a = self.activation(l)(z)
-                zs.append(z)
-                acts.append(a)
+            return self._run(self.params, a)
+
+    def _run(self, params: Mapping[str, np.ndarray], a: np.ndarray) -> Forward:
+        """The forward pass with the given (already checked) parameters."""
+        zs, acts = [None], [a]
+        for l in range(1, self.depth + 1):
+            z = linear(params[f"W{l}"], a, params.get(f"b{l}"))
+            a = self.activation(l)(z)
+            zs.append(z)
+            acts.append(a)
         return Forward(zs, acts)
 
     def __call__(self, x: object) -> np.ndarray:
@@ -185,6 +205,8 @@ class Network:
         return float(self.loss_fn(self.forward(x).output, y))
 
     def __repr__(self) -> str:
+        biased = [l for l in range(1, self.depth + 1) if f"b{l}" in self.params]
+        bias = self.bias if self.bias or not biased else f"layers {biased}"
         return (f"Network(sizes={self.sizes}, hidden={self.hidden.name!r}, "
-                f"output={self.output.name!r}, loss={self.loss_fn.name!r}, bias={self.bias}, "
+                f"output={self.output.name!r}, loss={self.loss_fn.name!r}, bias={bias}, "
                 f"dtype={self.dtype})")

@@ -47,7 +47,7 @@ class Explanation:
     steps: list[Step]
 
     def __str__(self) -> str:
-        lines = [f"dC/d{self.param} for {self.network}", ""]
+        lines = [f"dC/d{self.param[0]}^{self.param[1:]} for {self.network}", ""]
         for k, step in enumerate(self.steps, 1):
             lines += step_lines(k, step) + [""]
         return "\n".join(lines).rstrip()
@@ -56,7 +56,7 @@ class Explanation:
         p.text(str(self))
 
     def _repr_latex_(self) -> str:
-        rows = [f"&\text{{{k}: }} {s.result.latex()}" for k, s in enumerate(self.steps, 1)]
+        rows = [rf"&\text{{{k}: }} {s.result.latex()}" for k, s in enumerate(self.steps, 1)]
         return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 
     def _repr_html_(self) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
+from ._validate import _trusted, as_float_array
 from .derivative import Derivative
-from .errors import ShapeMismatchError, TensorcalcError
+from .errors import InvalidInputError, ShapeMismatchError, TensorcalcError
 
 #: (rtol, atol) used when comparing with finite differences, by dtype. atol is scaled by the
 #: largest numeric entry (at least 1).
@@ -38,6 +38,9 @@ def numerical_derivative(
     """
     x = np.array(as_float_array(x, "x"))
     y0 = np.asarray(f(x.copy()))
+    if y0.dtype.kind not in "biuf":
+        raise TensorcalcError(f"f must return a real number or an array of real numbers; at x "
+                              f"it returned {type(f(x.copy())).__name__} of dtype {y0.dtype}.")
     out_shape = y0.shape
     base = default_step(x.dtype) if eps is None else float(eps)
     flat = x.reshape(-1)
@@ -53,6 +56,14 @@ def numerical_derivative(
         cols[k] = (fp - fm) / actual
     arr = np.moveaxis(cols.reshape(x.shape + out_shape), list(range(x.ndim)),
                       list(range(len(out_shape), len(out_shape) + x.ndim)))
+    if not _trusted.get() and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(cols.reshape(flat.size, -1)))[0]
+        raise InvalidInputError(
+            f"f is not finite around x: its central difference for input entry "
+            f"{tuple(int(i) for i in np.unravel_index(int(bad[0]), x.shape))} is not finite. "
+            f"Check that f returns "
+            f"finite values for inputs within {base:.1g} (relative) of x."
+        )
     return Derivative.from_array(arr, out_shape, x.shape, of=of, wrt=wrt)
 
 
@@ -89,21 +100,30 @@ class CheckReport:
             f"  worst entry: output {self.out_index}, input {self.in_index}\n"
             f"  {self.claimed} {self.analytic:.10g}  {self.reference} {self.numeric:.10g}  "
             f"abs error {self.abs_error:.3g}  rel error {self.rel_error:.3g}\n"
-            f"  tolerance: |diff| <= {self.atol:.1g} * scale + {self.rtol:.1g} * "
-            f"|{self.reference}|" + (f"; step {self.step:.3g}" if self.step else "")
+            f"  tolerance: |diff| <= {self.rtol:.1g} * |{self.reference}| + {self.atol:.1g} * "
+            f"(largest entry) + rounding noise" + (f"; step {self.step:.3g}" if self.step else "")
         )
 
 
-def compare_arrays(analytic: np.ndarray, numeric: np.ndarray, dtype, rtol=None, atol=None):
-    """Worst entry of ``|a - n| - rtol |n|`` against ``atol * max(1, max|n|)``."""
+def noise_floor(f_magnitude: float, dtype, step: float) -> float:
+    """Rounding noise of a central difference: about eps * |f(x)| / h (times a safety factor)."""
+    return 16.0 * float(np.finfo(dtype).eps) * float(f_magnitude) / step
+
+
+def compare_arrays(analytic: np.ndarray, numeric: np.ndarray, dtype, rtol=None, atol=None,
+                   floor: float = 0.0):
+    """Every entry must satisfy ``|a - n| <= rtol |n| + atol * scale + floor``, where ``scale``
+    is the largest entry of either array (so tiny derivatives are judged on their own size)
+    and ``floor`` the rounding noise of the reference. Returns (ok, worst index, rtol, atol)."""
     default_rtol, default_atol = TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     diff = np.abs(analytic - numeric)
-    scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
+    scale = max(float(np.max(np.abs(numeric), initial=0.0)),
+                float(np.max(np.abs(analytic), initial=0.0)))
     excess = diff - rtol * np.abs(numeric)
     worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
-    ok = bool(np.all(excess <= atol * scale))
+    ok = bool(np.all(excess <= atol * scale + floor))
     return ok, tuple(int(i) for i in worst), rtol, atol
 
 
@@ -131,20 +151,22 @@ def check_derivative(
             f"{derivative.shape}, but f at x gives a derivative of shape {numeric.shape} "
             f"(output {numeric.out_shape}, input {numeric.in_shape})."
         )
-    return compare_derivatives(
-        derivative, numeric, dtype=x.dtype, rtol=rtol, atol=atol,
-        step=default_step(x.dtype) if eps is None else float(eps),
-    )
+    step = default_step(x.dtype) if eps is None else float(eps)
+    f_size = float(np.max(np.abs(np.asarray(f(x.copy()), dtype=float)), initial=0.0))
+    floor = noise_floor(f_size, x.dtype, step * max(1.0, float(np.max(np.abs(x), initial=0.0))))
+    return compare_derivatives(derivative, numeric, dtype=x.dtype, rtol=rtol, atol=atol,
+                               step=step, floor=floor)
 
 
 def compare_derivatives(
     claimed: Derivative, reference: Derivative, *, dtype=None, rtol=None, atol=None,
     step: float = 0.0, claimed_name: str = "analytic", reference_name: str = "numeric",
+    floor: float = 0.0,
 ) -> CheckReport:
     """Compare two derivatives of the same shape entry by entry; report the worst entry."""
     dtype = np.dtype(dtype or claimed.dtype)
     a, n = claimed.dense(), reference.dense()
-    ok, worst, rtol, atol = compare_arrays(a, n, dtype, rtol, atol)
+    ok, worst, rtol, atol = compare_arrays(a, n, dtype, rtol, atol, floor)
     k = len(claimed.out_shape)
     av, nv = (float(a[worst]), float(n[worst])) if a.size else (0.0, 0.0)
     return CheckReport(

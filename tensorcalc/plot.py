@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .derivative import Derivative, Factor
+from .errors import TensorcalcError
 
 #: Colour of structural zeros.
 STRUCTURAL_ZERO = "#cfcfcf"
@@ -23,7 +24,8 @@ def _matplotlib():
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'tensorcalc[plot]'") from err
+        raise ImportError("plotting needs matplotlib: pip install matplotlib (the project's "
+                          "'plot' extra)") from err
     return Figure
 
 
@@ -57,6 +59,8 @@ def _draw(ax, values, mask, vmax, *, row_block=0, col_block=0):
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if values.shape[0] == 1:
+        ax.set_yticks([])
     for k in range(row_block, values.shape[0], row_block or values.shape[0] + 1):
         ax.axhline(k - 0.5, color="black", linewidth=0.8)
     for k in range(col_block, values.shape[1], col_block or values.shape[1] + 1):
@@ -82,6 +86,9 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
     >>> len(fig.axes)  # four slices and a colour bar
     5
     """
+    if not isinstance(d, Derivative):
+        raise TensorcalcError(f"tc.plot draws a Derivative, not a {type(d).__name__}; for "
+                              f"backprop results plot one gradient, e.g. tc.plot(g['W1']).")
     Figure = _matplotlib()
     values, mask = d.dense(), structure_mask(d)
     vmax = float(np.max(np.abs(values), initial=0.0)) or 1.0
@@ -116,8 +123,12 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
 
 
 def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
-    """One row per chain-rule step (as in ``tc.explain(...).steps``): each derivative chained,
-    then the result, each flattened to an (output, input) matrix."""
+    """One row per chain-rule step of an explanation (``tc.explain(...)`` or its ``.steps``):
+    each derivative chained, then the result, each flattened to an (output, input) matrix."""
+    steps = list(getattr(steps, "steps", steps))  # an Explanation, or its steps
+    if not steps:
+        raise TensorcalcError("plot_chain needs at least one step, e.g. "
+                              "tc.plot_chain(tc.explain(net, x, y, 'W1')).")
     Figure = _matplotlib()
     cols = max(len(s.parts) for s in steps) + 1
     fig = Figure(figsize=figsize or (3.0 * cols, 2.6 * len(steps)), layout="constrained")

@@ -33,9 +33,9 @@ def register(primitive: Primitive) -> Primitive:
 def get(name: str, among: Mapping[str, Primitive] | None = None, what: str = "primitive"):
     """Look a primitive up by name, listing the valid names when it is unknown."""
     table = REGISTRY if among is None else among
-    if isinstance(name, Primitive) and name.name in table:
+    if isinstance(name, Primitive) and table.get(name.name) is name:
         return name
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         raise UnknownNameError(
             f"unknown {what} {name!r}; valid names are {', '.join(map(repr, table))}."
         )
@@ -89,6 +89,10 @@ class Elementwise(Primitive):
 
     def hadamard(self, upstream: np.ndarray, z: np.ndarray) -> np.ndarray:
         """The shortcut ``upstream (.) f'(z)``: the diagonal Jacobian applied, never built."""
+        upstream, z = as_float_array(upstream, "upstream"), as_float_array(z, "z")
+        if upstream.shape != z.shape:
+            raise ShapeMismatchError(f"{self.name}.hadamard needs upstream and z of one shape; "
+                                     f"got {upstream.shape} and {z.shape}.")
         return upstream * self.prime(z)
 
 
@@ -195,7 +199,8 @@ def _d_linear_W(sym, W, a, b=None):
 
 def _d_linear_b(sym, W, a, b=None):
     W, a, b = _linear_args(W, a, b)
-    return Derivative((), _batch(a, "i"), "i", _sizes(W, a), sym["out"], sym["b"])
+    return Derivative((), _batch(a, "i"), "i", _sizes(W, a), sym["out"], sym["b"],
+                      _dtype=np.result_type(W, a))
 
 
 def _example_linear(rng, batch):

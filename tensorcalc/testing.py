@@ -9,7 +9,7 @@ library's references, failing with the checker's readable report.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -40,6 +40,10 @@ def gradient_reports(grad_fn: Callable, net: Network, x, y) -> dict[str, CheckRe
     """Each parameter's report: ``grad_fn(net, x, y)[name]`` against the full tensor chain."""
     reference = backprop(net, x, y, "full")
     claimed = grad_fn(net, x, y)
+    if not isinstance(claimed, Mapping):
+        raise AssertionError(f"the gradient function must return a mapping from parameter name "
+                             f"('W1', 'b1', ...) to gradient; it returned "
+                             f"{type(claimed).__name__}.")
     missing = [k for k in net.params if k not in claimed]
     if missing:
         raise AssertionError(f"the gradient function returned no gradient for {missing} "
@@ -48,7 +52,14 @@ def gradient_reports(grad_fn: Callable, net: Network, x, y) -> dict[str, CheckRe
     reports = {}
     for name, ref in reference.items():
         value = claimed[name]
-        arr = value.dense() if isinstance(value, Derivative) else np.asarray(value, dtype=float)
+        arr = value.dense() if isinstance(value, Derivative) else np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise AssertionError(f"gradient of {name} must be real numbers; got dtype "
+                                 f"{arr.dtype}.")
+        if not np.all(np.isfinite(arr)):
+            raise AssertionError(f"gradient of {name} has non-finite entries: "
+                                 f"{int(np.sum(~np.isfinite(arr)))} of {arr.size}.")
+        arr = arr.astype(np.float64)
         if arr.shape != ref.shape:
             raise AssertionError(f"gradient of {name} has shape {arr.shape}; it must have the "
                                  f"parameter's shape {ref.shape}.")

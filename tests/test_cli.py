@@ -44,7 +44,7 @@ def test_check_exits_non_zero_when_a_method_disagrees(monkeypatch, capsys):
 def test_explain_command():
     proc = run("explain", "--param", "b1", "--batch", "2")
     assert proc.returncode == 0, proc.stderr
-    assert "dC/db1" in proc.stdout and "delta^1 = (W^2T delta^2)" in proc.stdout
+    assert "dC/db^1 for" in proc.stdout and "delta^1 = (W^2T delta^2)" in proc.stdout
 
 
 def test_bad_options_give_clear_errors():
@@ -72,3 +72,19 @@ def test_readme_figures_script(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "dz_dW.png").stat().st_size > 5000
     assert (tmp_path / "chain_W1.png").stat().st_size > 5000
+
+
+def test_check_leaves_numeric_out_on_large_networks_unless_asked(capsys):
+    assert main(["check", "--sizes", "200", "120", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "numeric left out: 24,483 parameters" in out and "numeric vs full" not in out
+    assert main(["check", "--methods", "full,shortcut"]) == 0
+    out = capsys.readouterr().out
+    assert "shortcut vs full" in out and "dense vs full" not in out
+
+
+def test_explain_plot_to_a_bad_path_is_a_clear_error(tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = run("explain", "--plot", str(tmp_path / "missing" / "x.png"))
+    assert proc.returncode == 2 and "could not write" in proc.stderr
+    assert "Traceback" not in proc.stderr

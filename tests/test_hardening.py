@@ -73,6 +73,43 @@ ROWS = [
     ("dense() above the memory limit",
      lambda: tc.linear.derivative(np.ones((5000, 5000)), np.ones(5000), wrt="W").dense(),
      tc.MemoryLimitError, "above the limit"),
+    ("ragged nested lists as input", lambda: NET.forward([[1.0, 2.0, 3.0], [1.0, 2.0]]),
+     tc.InvalidInputError, "not a rectangular array"),
+    ("a list where an activation name is expected",
+     lambda: tc.Network.random([3, 4, 2], hidden=["relu"]),
+     tc.UnknownNameError, "valid names are"),
+    ("a negative seed", lambda: tc.Network.random([3, 4, 2], seed=-1),
+     tc.InvalidInputError, "non-negative integer"),
+    ("a fractional layer width", lambda: tc.Network.random([3.5, 2]),
+     tc.ShapeMismatchError, "whole-number widths"),
+    ("sizes that are not a list", lambda: tc.Network.random(3),
+     tc.ShapeMismatchError, "e.g. [3, 4, 2]"),
+    ("an unknown dtype", lambda: tc.Network.random([3, 2], dtype="banana"),
+     tc.InvalidInputError, "np.float32 or np.float64"),
+    ("a dense limit that is not a number", lambda: tc.set_dense_limit("abc"),
+     tc.TensorcalcError, "positive number of bytes"),
+    ("target rows that do not sum to 1", lambda: CE.loss(X, np.array([1.0, 1.0])),
+     tc.InvalidInputError, "summing to 1"),
+    ("negative target probabilities", lambda: CE.loss(X, np.array([-1.0, 2.0])),
+     tc.InvalidInputError, "entries in [0, 1]"),
+    ("a huge class index", lambda: CE.loss(X, 1e20), tc.InvalidInputError, "out of range"),
+    ("sigmoid output with cross-entropy",
+     lambda: tc.Network.random([3, 2], output="sigmoid", loss="cross_entropy"),
+     tc.TensorcalcError, "must be 'softmax'"),
+    ("hadamard with mismatched shapes", lambda: tc.relu.hadamard(np.ones(3), np.ones(4)),
+     tc.ShapeMismatchError, "of one shape"),
+    ("an index label that is not a letter",
+     lambda: tc.Derivative((), "1", "1", {"1": 2}), tc.TensorcalcError, "single letters"),
+    ("a function that returns text, in check_derivative",
+     lambda: tc.check_derivative(tc.Derivative.identity((2,)), lambda v: "x", np.ones(2)),
+     tc.TensorcalcError, "real number"),
+    ("a function that is not finite near x",
+     lambda: tc.numerical_derivative(lambda v: v * np.nan, np.ones(2)),
+     tc.InvalidInputError, "not finite around x"),
+    ("compare with no method besides full",
+     lambda: tc.compare(NET, X, Y, methods=["full"]), tc.UnknownNameError, "besides 'full'"),
+    ("plotting something that is not a Derivative", lambda: tc.plot(np.ones(3)),
+     tc.TensorcalcError, "draws a Derivative"),
     ("dense backprop above the memory limit",
      lambda: tc.backprop(tc.Network.random([3000, 3000, 1]), np.ones(3000), np.ones(1),
                          "dense"),
@@ -163,3 +200,38 @@ def test_float32_end_to_end(case):
     full = report.results["full"]
     assert all(d.dtype == np.float32 for d in full.values())
     assert report.ok, str(report)
+
+
+def test_parameters_are_read_only_and_with_param_replaces_one():
+    with pytest.raises(TypeError):
+        NET.params["W1"] = np.zeros((4, 3))
+    with pytest.raises(ValueError):
+        NET.params["W1"][0, 0] = 1.0
+    changed = NET.with_param("W1", np.zeros((4, 3)))
+    assert np.all(changed.params["W1"] == 0) and not np.all(NET.params["W1"] == 0)
+    grads = tc.backprop(NET, X, Y).arrays()
+    grads["W1"] -= 0.1  # plain arrays the caller may change
+
+
+def test_derivatives_do_not_share_memory_with_caller_arrays():
+    W, a = np.ones((4, 3)), np.arange(3.0)
+    D = tc.linear.derivative(W, a, wrt="W")
+    a[:] = 0.0
+    np.testing.assert_array_equal(D.compact, [0.0, 1.0, 2.0])
+
+
+def test_partial_biases_are_reported():
+    net = tc.Network.from_params({"W1": np.ones((4, 3)), "W2": np.ones((2, 4)),
+                                  "b2": np.zeros(2)})
+    assert not net.bias and "bias=layers [2]" in repr(net)
+    g = tc.backprop(net, X, Y)
+    assert list(g) == ["W1", "W2", "b2"]
+
+
+@pytest.mark.parametrize("method", ["full", "dense", "shortcut", "numeric"])
+def test_float32_gradients_stay_float32_for_every_method(method):
+    net = tc.Network.random([3, 4, 2], dtype=np.float32)
+    g = tc.backprop(net, np.ones(3, np.float32), np.array([1.0, 0.0], np.float32), method)
+    assert {d.dtype for d in g.values()} == {np.dtype(np.float32)}
+    assert {d.dense().dtype for d in g.values()} == {np.dtype(np.float32)}
+    assert tc.Derivative.identity((2,), dtype=np.float32).dense().dtype == np.float32

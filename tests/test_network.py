@@ -32,7 +32,8 @@ def test_from_params_without_bias_and_names():
     ({"output": "softmax2"}, tc.UnknownNameError, "'softmax'"),
     ({"loss": "hinge"}, tc.UnknownNameError, "'squared_error', 'cross_entropy', 'nll'"),
     ({"output": "sigmoid", "loss": "nll"}, tc.TensorcalcError, "must be 'identity'"),
-    ({"output": "tanh", "loss": "cross_entropy"}, tc.TensorcalcError, "'softmax' or 'sigmoid'"),
+    ({"output": "tanh", "loss": "cross_entropy"}, tc.TensorcalcError, "must be 'softmax'"),
+    ({"output": "sigmoid", "loss": "cross_entropy"}, tc.TensorcalcError, "must be 'softmax'"),
 ])
 def test_bad_names(kwargs, error, phrase):
     with pytest.raises(error, match=phrase):

@@ -104,6 +104,7 @@ def test_notebook_reprs():
     assert "<table>" in report._repr_html_() and "all methods agree" in report._repr_html_()
     ex = tc.explain(net, np.ones(3), np.zeros(2), "W1")
     assert ex._repr_latex_().startswith(r"$$\begin{aligned}")
+    assert "\t" not in ex._repr_latex_() and r"\text{1: }" in ex._repr_latex_()
     assert ex._repr_html_().count("<li>") == 3
 
     class Printer:

@@ -60,3 +60,18 @@ def test_checker_shape_mismatch():
     D = tc.Derivative.from_array(np.ones((2, 2)), (2,), (2,))
     with pytest.raises(tc.ShapeMismatchError, match="analytic jacobian"):
         tc.check_derivative(D, lambda v: v.sum(), np.ones(2))
+
+
+def test_checker_judges_tiny_derivatives_on_their_own_scale():
+    z = np.array([0.5, -1.0, 2.0])
+
+    def f(v):
+        return 1e-8 * np.sin(v)
+
+    right = tc.Derivative.from_array(np.diag(1e-8 * np.cos(z)), (3,), (3,))
+    wrong = tc.Derivative.from_array(np.diag(2e-8 * np.cos(z)), (3,), (3,))
+    assert tc.check_derivative(right, f, z).ok
+    assert not tc.check_derivative(wrong, f, z).ok
+    z32 = z.astype(np.float32)
+    flipped = tc.Derivative.from_array(np.diag(-1e-3 * np.cos(z32)), (3,), (3,))
+    assert not tc.check_derivative(flipped, lambda v: 1e-3 * np.sin(v), z32).ok
