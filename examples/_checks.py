@@ -1,5 +1,9 @@
 """Bookkeeping shared by the example scripts: print each check, collect failures, exit code."""
 
+import numpy as np
+
+import tensorcalc as tc
+
 
 class Checks:
     """Collects the outcome of every check an example makes."""
@@ -19,6 +23,14 @@ class Checks:
         print(f"  [{'ok' if holds else 'MISMATCH':>8}] {what}" + (f" ({detail})" if detail else ""))
         if not holds:
             self.failures.append(f"{what}: {detail}" if detail else what)
+
+    def methods_agree(self, net, x, y, reference: dict, methods, label: str = "full") -> None:
+        """Each backprop method's gradients against ``reference`` (name -> array)."""
+        for method, tol in methods:
+            other = tc.backprop(net, x, y, method=method)
+            for name, ref in reference.items():
+                self.check(f"{label} vs {method:<8} dC/d{name}",
+                           float(np.max(np.abs(ref - other[name].dense()))), tol)
 
     def finish(self, message: str) -> int:
         """Print the verdict; the exit status is 1 if any check failed."""

@@ -93,11 +93,8 @@ def main() -> int:
     fw = net.forward(x)
     check("delta^2 from the chain = p - y", float(np.max(np.abs(full.trace[0].result.compact
                                                                  - (fw.output - y)))), 1e-12)
-    for method, tol in (("dense", 1e-12), ("shortcut", 1e-12), ("numeric", 1e-6)):
-        other = tc.backprop(net, x, c, method=method)
-        for name in net.params:
-            check(f"full vs {method:<8} dC/d{name}",
-                  float(np.max(np.abs(full[name].dense() - other[name].dense()))), tol)
+    checks.methods_agree(net, x, c, full.arrays(),
+                         (("dense", 1e-12), ("shortcut", 1e-12), ("numeric", 1e-6)))
 
     return checks.finish("seed 000: softmax Jacobian is dense, yet dC/dz = p - y")
 

@@ -91,11 +91,7 @@ def main() -> int:
 
     # -------------------------------------------------------------- the other methods
     print("\nThe other backprop methods on the same batch:")
-    for method, tol in (("shortcut", 1e-12), ("numeric", 1e-6)):
-        other = tc.backprop(net, X, Y, method=method)
-        for name in net.params:
-            check(f"full vs {method:<8} dC/d{name}",
-                  float(np.max(np.abs(batch[name].dense() - other[name].dense()))), tol)
+    checks.methods_agree(net, X, Y, batch.arrays(), (("shortcut", 1e-12), ("numeric", 1e-6)))
 
     return checks.finish("seed 001: batch loss and gradient are means over samples")
 
