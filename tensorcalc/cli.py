@@ -101,18 +101,22 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report.ok else 1
         explanation = explain(net, x, y, args.param)
         print(explanation)
-        if args.plot:
-            from .plot import plot_chain
-
-            plot_chain(explanation.steps).savefig(args.plot, dpi=110)
-            print(f"\nwrote {args.plot}")
-        return 0
+        return _write_plot(explanation, args.plot) if args.plot else 0
     except TensorcalcError as err:
         print(f"tensorcalc: error: {err}", file=sys.stderr)
         return 2
-    except (OSError, ImportError, ValueError) as err:  # writing the --plot file
-        print(f"tensorcalc: error: could not write {args.plot!r}: {err}", file=sys.stderr)
+
+
+def _write_plot(explanation, path: str) -> int:
+    try:
+        from .plot import plot_chain
+
+        plot_chain(explanation).savefig(path, dpi=110)
+    except (OSError, ImportError, ValueError) as err:
+        print(f"tensorcalc: error: could not write {path!r}: {err}", file=sys.stderr)
         return 2
+    print(f"\nwrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
