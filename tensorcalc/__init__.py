@@ -1,9 +1,12 @@
 """tensorcalc: typed derivative tensors and an einsum chain rule for backpropagation."""
 
 from .backprop import METHODS, Gradients, Step, backprop
-from .chain import chain
 from .compare import Report, compare
-from .derivative import Derivative, Factor, get_dense_limit, set_dense_limit
+from .core.chain import chain
+from .core.derivative import Derivative
+from .core.labels import kind_name
+from .core.limits import get_dense_limit, set_dense_limit
+from .core.term import Factor, Term
 from .errors import (
     InvalidInputError,
     MemoryLimitError,
@@ -12,29 +15,46 @@ from .errors import (
     UnknownNameError,
 )
 from .jacobian import jacobian
-from .labels import kind_name
-from .losses import LOSSES, cross_entropy, nll, squared_error
-from .network import OUTPUTS, Forward, Network
-from .notation import Explanation, explain
-from .numeric import CheckReport, check_derivative, numerical_derivative
-from .plot import plot, plot_chain
-from .primitives import (
+from .layers import (
     ACTIVATIONS,
+    LOSSES,
     REGISTRY,
+    Activation,
+    BatchNorm,
+    Dense,
+    Dropout,
     Elementwise,
+    Layer,
+    LayerNorm,
+    Loss,
     Primitive,
+    Residual,
+    Softmax,
+    batch_norm,
+    binary_cross_entropy,
+    cross_entropy,
+    dropout,
+    hinge,
     identity,
+    layer_norm,
     leaky_relu,
     linear,
+    linear_in_out,
     log_softmax,
+    nll,
     relu,
     sigmoid,
     softmax,
     softplus,
+    squared_error,
     tanh,
 )
+from .network import OUTPUTS, Forward, Network
+from .notation import Explanation, explain
+from .numeric import CheckReport, check_derivative, numerical_derivative
+from .plot import plot, plot_chain
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ACTIVATIONS",
@@ -42,34 +62,50 @@ __all__ = [
     "METHODS",
     "OUTPUTS",
     "REGISTRY",
+    "Activation",
+    "BatchNorm",
     "CheckReport",
-    "Forward",
-    "Gradients",
-    "Network",
-    "Step",
-    "backprop",
+    "Dense",
     "Derivative",
+    "Dropout",
     "Elementwise",
     "Explanation",
     "Factor",
+    "Forward",
+    "Gradients",
     "InvalidInputError",
+    "Layer",
+    "LayerNorm",
+    "Loss",
     "MemoryLimitError",
+    "Network",
     "Primitive",
     "Report",
+    "Residual",
     "ShapeMismatchError",
+    "Softmax",
+    "Step",
+    "Term",
     "TensorcalcError",
     "UnknownNameError",
+    "backprop",
+    "batch_norm",
+    "binary_cross_entropy",
     "chain",
-    "compare",
-    "explain",
     "check_derivative",
+    "compare",
     "cross_entropy",
+    "dropout",
+    "explain",
     "get_dense_limit",
+    "hinge",
     "identity",
     "jacobian",
     "kind_name",
+    "layer_norm",
     "leaky_relu",
     "linear",
+    "linear_in_out",
     "log_softmax",
     "nll",
     "numerical_derivative",

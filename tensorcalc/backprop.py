@@ -1,48 +1,38 @@
-"""Backpropagation four ways: full tensor chain, dense tensors, Hadamard shortcut, numeric.
+"""Backpropagation four ways: full tensor chain, dense tensors, shortcut, numeric.
 
-``full`` and ``dense`` run the same reverse accumulation over typed derivatives:
+``full`` and ``dense`` run the same reverse accumulation over typed local derivatives (see
+:mod:`tensorcalc.accumulate`); for the dense template it is
 
     delta^L = dC/da^L . da^L/dz^L
     delta^l = delta^{l+1} . dz^{l+1}/da^l . da^l/dz^l
     dC/dW^l = delta^l . dz^l/dW^l,   dC/db^l = delta^l . dz^l/db^l
 
-``full`` keeps Kronecker deltas as labels (so it costs what the shortcut costs); ``dense``
-materialises every local derivative first, 3-tensors included. ``shortcut`` is the familiar
-matrix recursion in plain numpy; its elementwise factors come from the same registry entries.
+``full`` keeps Kronecker deltas as labels and sums as terms (so it costs what the shortcut
+costs); ``dense`` materialises every local derivative first, 3-tensors included. ``shortcut`` is
+each layer's classic backward formula in plain numpy (:mod:`tensorcalc.shortcut`); ``numeric``
+is central differences. All four come from the same layer entries.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import trusted
-from .chain import chain
-from .contract import path_info
-from .derivative import Derivative
+from .accumulate import Accumulation, Step, decay_derivative
+from .core.derivative import Derivative
+from .core.plan import Plan, compile_plan, run_plan, structure_key
+from .core.validate import trusted
 from .errors import UnknownNameError
-from .losses import one_hot
 from .network import Network
 from .numeric import numerical_derivative
-from .plan import Plan, compile_plan, run_plan, structure_key
-from .primitives import Elementwise, linear
+from .shortcut import shortcut
 
 METHODS = ("full", "dense", "shortcut", "numeric")
 
-
-@dataclass(frozen=True)
-class Step:
-    """One chain-rule step: ``result = chain(*parts)`` (not yet contracted, so its spec and
-    index notation show the whole step) and the matrix-notation shortcut it reduces to."""
-
-    target: str
-    parts: tuple[Derivative, ...]
-    result: Derivative
-    shortcut: str
+__all__ = ["METHODS", "Gradients", "Step", "backprop", "local_derivatives"]
 
 
 @dataclass
@@ -80,144 +70,62 @@ class Gradients(Mapping):
         return {k: np.array(v.dense()) for k, v in self.grads.items()}
 
 
-def _largest(d: Derivative) -> int:
-    """Bytes of the largest tensor a contraction of ``d`` builds (operands, intermediates)."""
-    shapes = tuple(f.array.shape for f in d.factors)
-    if not shapes:
-        return 0
-    biggest = max(math.prod(s) for s in shapes)
-    if len(shapes) > 2:
-        biggest = max(biggest, int(path_info(d.spec, shapes).largest_intermediate))
-    else:
-        biggest = max(biggest, math.prod(d.sizes[c] for c in d.result_labels))
-    return biggest * d.dtype.itemsize
+def _records(records) -> Iterator:
+    for rec in records:
+        yield rec
+        yield from _records(rec.inner)
 
 
-def local_derivatives(net: Network, x, y=None, fw=None) -> tuple[dict, list]:
-    """Every local derivative of the network at (x, y), structured, keyed by (role, layer):
-    ``("loss", L)`` (only when ``y`` is given), ``("act", l)``, ``("W", l)``, ``("b", l)``,
-    ``("a", l)`` (dz^l/da^{l-1}, for l > 1). Pass ``fw`` to reuse a forward pass."""
-    fw = net.forward(x) if fw is None else fw
-    L = net.depth
+def local_derivatives(net: Network, fw, y=None) -> dict:
+    """Every local derivative backprop uses at this forward pass, structured, keyed by
+    ``("loss",)`` (only when ``y`` is given), ``(path, wrt)`` for each layer (``wrt`` is
+    ``"x"`` or a parameter symbol) and ``("decay", name)`` for weight decay."""
     local = {}
     if y is not None:
-        loss_arg = net.loss_fn.args[0]
-        local["loss", L] = net.loss_fn.derivative(fw.a[L], y, names={loss_arg: f"a^{L}"})
-    for l in range(1, L + 1):
-        W, b, a_prev = net.params[f"W{l}"], net.params.get(f"b{l}"), fw.a[l - 1]
-        names = {"W": f"W^{l}", "a": f"a^{l - 1}", "b": f"b^{l}", "out": f"z^{l}"}
-        local["act", l] = net.activation(l).derivative(fw.z[l], names={"z": f"z^{l}",
-                                                                         "out": f"a^{l}"})
-        local["W", l] = linear.derivative(W, a_prev, b, wrt="W", names=names)
-        if b is not None:
-            local["b", l] = linear.derivative(W, a_prev, b, wrt="b", names=names)
-        if l > 1:
-            local["a", l] = linear.derivative(W, a_prev, b, wrt="a", names=names)
-    return local, fw
+        local["loss",] = net.loss_fn.derivative(
+            fw.output, y, names={net.loss_fn.args[0]: fw.records[-1].ctx.sym["out"]})
+    records = {rec.node.path: rec for rec in _records(fw.records)}
+    for path, wrt in net.local_keys:
+        rec = records[path]
+        local[path, wrt] = rec.node.layer.local(rec.ctx, wrt)
+    if net.weight_decay:
+        for rec in records.values():
+            for s in rec.node.layer.decay:
+                local["decay", rec.node.names[s]] = decay_derivative(
+                    rec.ctx.p[s], net.weight_decay, rec.ctx.sym[s])
+    return local
 
 
 def _densify(d: Derivative) -> Derivative:
     return Derivative._wrap(d.dense(), d.out_shape, d.in_shape, d.of, d.wrt)
 
 
-def _output_shortcut(net: Network) -> str:
-    L, out, loss = net.depth, net.output, net.loss_fn.name
-    if out.name == "softmax" and loss == "cross_entropy":
-        return f"delta^{L} = p - y"
-    if loss == "nll":
-        return f"delta^{L} = softmax(z^{L}) - y"
-    if out.name == "softmax":
-        return f"delta^{L} = p (.) (g - <g, p>), g = dC/da^{L}"
-    return f"delta^{L} = dC/da^{L} (.) {out.short}'(z^{L})"
-
-
-def _accumulate(net: Network, local: dict, batch: bool) -> tuple[dict, list[Step], int]:
-    """Reverse accumulation over (structured or dense) local derivatives."""
-    L, trace, grads, largest = net.depth, [], {}, 0
-
-    def step(target, parts, shortcut, symbol):
-        nonlocal largest
-        joined = chain(*parts)
-        largest = max(largest, _largest(joined))
-        result = joined.contracted(symbol)
-        trace.append(Step(target, tuple(parts), joined, shortcut))
-        return result
-
-    mean = " summed over samples" if batch else ""
-    delta = step(f"delta^{L}", [local["loss", L], local["act", L]], _output_shortcut(net),
-                 f"delta^{L}")
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = step(f"dC/dW^{l}", [delta, local["W", l]],
-                              f"dC/dW^{l} = delta^{l} a^{l - 1}T{mean}", f"dC/dW^{l}")
-        if ("b", l) in local:
-            grads[f"b{l}"] = step(f"dC/db^{l}", [delta, local["b", l]],
-                                  f"dC/db^{l} = delta^{l}{mean}", f"dC/db^{l}")
-        if l > 1:
-            short = net.hidden.short
-            delta = step(f"delta^{l - 1}", [delta, local["a", l], local["act", l - 1]],
-                         f"delta^{l - 1} = (W^{l}T delta^{l}) (.) {short}'(z^{l - 1})",
-                         f"delta^{l - 1}")
-    for name, g in grads.items():
-        grads[name] = Derivative(g.factors, g.out_labels, g.in_labels, g.sizes, "C",
-                                 name[0] + "^" + name[1:], _checked=True)
-    return grads, trace, largest
-
-
 _PLANS: dict[tuple, Plan] = {}
 
 
-def _full(net: Network, local: dict, batch: bool):
-    """The full chain through a plan compiled once per structure (see :mod:`tensorcalc.plan`)."""
-    key = structure_key(local)
+def _full(net: Network, fw, local: dict):
+    """The full chain through a plan compiled once per structure (see
+    :mod:`tensorcalc.core.plan`)."""
+    key = (tuple(layer.spec() for layer in net.layers), net.loss_fn.name, structure_key(local))
     plan = _PLANS.get(key)
     if plan is None:
-        grads, trace, largest = _accumulate(net, local, batch)
+        acc = Accumulation(net, fw, local).run()
         if len(_PLANS) > 256:
             _PLANS.clear()
-        _PLANS[key] = compile_plan(local, trace, grads, largest)
-        return grads, trace, largest
-    return (run_plan(plan, local), lambda: _accumulate(net, local, batch)[1],
+        _PLANS[key] = compile_plan(local, [s.result for s in acc.trace], acc.grads,
+                                   acc.largest)
+        return acc.grads, acc.trace, acc.largest
+    return (run_plan(plan, local), lambda: Accumulation(net, fw, local).run().trace,
             plan.largest_bytes)
 
 
-def _output_delta(net: Network, fw, y) -> np.ndarray:
-    """delta^L = dC/dz^L with the well-known closed forms for the softmax/logit losses."""
-    aL, zL = fw.a[-1], fw.z[-1]
-    scale = 1.0 / aL.shape[0] if aL.ndim == 2 else 1.0
-    if net.loss_fn.name == "nll" or (net.output.name == "softmax"
-                                     and net.loss_fn.name == "cross_entropy"):
-        t = one_hot(y, aL)
-        p = aL if net.output.name == "softmax" else np.exp(zL - zL.max(-1, keepdims=True))
-        p = p / p.sum(-1, keepdims=True)
-        return (p * t.sum(-1, keepdims=True) - t) * scale
-    g = net.loss_fn.derivative(aL, y).compact
-    if isinstance(net.output, Elementwise):
-        return net.output.hadamard(g, zL)
-    return aL * (g - np.sum(g * aL, axis=-1, keepdims=True))
-
-
-def _shortcut(net: Network, fw, y) -> tuple[dict, int]:
-    delta = _output_delta(net, fw, y)
-    arrays, largest = {}, delta.nbytes
-    for l in range(net.depth, 0, -1):
-        a_prev = fw.a[l - 1]
-        if delta.ndim == 2:
-            arrays[f"W{l}"], arrays[f"b{l}"] = delta.T @ a_prev, delta.sum(axis=0)
-        else:
-            arrays[f"W{l}"], arrays[f"b{l}"] = np.outer(delta, a_prev), delta
-        largest = max(largest, arrays[f"W{l}"].nbytes)
-        if l > 1:
-            delta = net.hidden.hadamard(delta @ net.params[f"W{l}"], fw.z[l - 1])
-    return {k: v for k, v in arrays.items() if k in net.params}, largest
-
-
 def _numeric(net: Network, fw, y) -> tuple[dict, int]:
-    x, grads, params = fw.a[0], {}, dict(net.params)
+    x, grads, params = fw.x, {}, dict(net.params)
     for name, value in net.params.items():
 
         def loss_at(v, name=name):
             params[name] = v
-            return net.loss_fn(net._run(params, x).output, y)
+            return net.loss_at(net._run(params, x), y, params)
 
         D = numerical_derivative(loss_at, value, of="C", wrt=name)
         grads[name] = D.dense().astype(net.dtype)
@@ -229,9 +137,9 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
     """The gradient of the network's loss with respect to every parameter.
 
     ``method`` is ``"full"`` (typed chain rule, deltas as labels), ``"dense"`` (the same chain
-    with every local derivative materialised), ``"shortcut"`` (Hadamard formulas in numpy) or
-    ``"numeric"`` (central differences). Each gradient is a :class:`Derivative` whose canonical
-    shape is its parameter's shape.
+    with every local derivative materialised), ``"shortcut"`` (each layer's backward formula in
+    numpy) or ``"numeric"`` (central differences). Each gradient is a :class:`Derivative` whose
+    canonical shape is its parameter's shape.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
@@ -247,22 +155,28 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
                                f"{', '.join(map(repr, METHODS))}.")
     start = time.perf_counter()
     fw = net.forward(x)
-    loss = float(net.loss_fn(fw.output, y))  # checks the target once, here
+    loss = net.loss_at(fw, y)  # checks the target once, here
     trace: list[Step] | Callable[[], list[Step]] = []
     with trusted():
         if method == "full":
-            local, _ = local_derivatives(net, x, y, fw)
-            grads, trace, largest = _full(net, local, fw.a[0].ndim == 2)
+            grads, trace, largest = _full(net, fw, local_derivatives(net, fw, y))
         elif method == "dense":
-            local, _ = local_derivatives(net, x, y, fw)
+            local = local_derivatives(net, fw, y)
             for d in local.values():
                 d.check_dense_size()
             local = {k: _densify(d) for k, d in local.items()}
-            grads, trace, largest = _accumulate(net, local, fw.a[0].ndim == 2)
-            largest = max([largest] + [d.nbytes_dense for d in local.values()])
+            acc = Accumulation(net, fw, local).run()
+            grads, trace = acc.grads, acc.trace
+            largest = max([acc.largest] + [d.nbytes_dense for d in local.values()])
         else:
-            arrays, largest = (_shortcut if method == "shortcut" else _numeric)(net, fw, y)
-            grads = {k: Derivative._wrap(v, (), v.shape, "C", k[0] + "^" + k[1:])
+            arrays, largest = (shortcut if method == "shortcut" else _numeric)(net, fw, y)
+            grads = {k: Derivative._wrap(v, (), v.shape, "C", _symbol(net, k))
                      for k, v in arrays.items()}
     seconds = time.perf_counter() - start
     return Gradients(method, {k: grads[k] for k in net.params}, loss, seconds, largest, trace)
+
+
+def _symbol(net: Network, name: str) -> str:
+    """``W^1`` for ``W1``, ``gamma^2`` for ``gamma2``."""
+    stem = name.rstrip("0123456789")
+    return f"{stem}^{name[len(stem):]}"

@@ -10,10 +10,9 @@ import numpy as np
 from .backprop import METHODS
 from .compare import compare
 from .errors import TensorcalcError
-from .losses import LOSSES
+from .layers import ACTIVATIONS, LOSSES
 from .network import OUTPUTS, Network
 from .notation import explain
-from .primitives import ACTIVATIONS
 
 DEFAULT_OUTPUT = {"squared_error": "sigmoid", "cross_entropy": "softmax", "nll": "identity"}
 #: Above this many parameters ``check`` leaves out the numeric method unless it is asked for

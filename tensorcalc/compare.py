@@ -92,7 +92,7 @@ class Report:
 
 
 def _report_html(report: Report) -> str:
-    from .render import html_escape
+    from .core.html import html_escape
 
     head = "".join(f"<th>{h}</th>" for h in
                    ["param", "kind", "shape"] + [f"{m} vs full" for m in report.methods] + ["ok"])

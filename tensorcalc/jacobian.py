@@ -1,53 +1,92 @@
-"""Full Jacobians of a network's output (or logits) with respect to its input or a parameter.
+"""Full Jacobians of a network's output (or logits, or any layer's output) with respect to its
+input or a parameter.
 
-Built as one chain of local derivatives, outermost first, and returned uncontracted: ``.dense()``
-materialises it (batched Jacobians keep the batch as a shared label, so the dense result has the
-batch axis on both sides with zeros off the sample diagonal).
+Built as one chain of local derivatives, outermost first, and returned uncontracted:
+``.dense()`` materialises it (batched Jacobians keep the batch as a shared label, so the dense
+result has the batch axis on both sides with zeros off the sample diagonal). A residual block
+contributes ``I + J_f``; where a chain of such sums would multiply its terms, it is collapsed into
+one contracted factor whenever that is no bigger than the terms.
 """
 
 from __future__ import annotations
 
-from ._validate import trusted
-from .chain import chain
-from .derivative import Derivative
-from .errors import UnknownNameError
+import math
+
+from .core.derivative import Derivative, compose
+from .core.validate import trusted
+from .errors import TensorcalcError, UnknownNameError
+from .layers import Activation, Softmax
 from .network import Network
-from .primitives import linear
 
 
-def _layer_names(l: int) -> dict[str, str]:
-    return {"W": f"W^{l}", "a": f"a^{l - 1}" if l > 1 else "x", "b": f"b^{l}", "out": f"z^{l}"}
+def chain_collapsing(parts: list[Derivative]) -> Derivative:
+    """``chain(*parts)``, contracting a sum into one factor when that is no bigger than it."""
+    result = parts[-1]
+    for outer in reversed(parts[:-1]):
+        result = compose(outer, result)
+        if len(result.terms) > 1:
+            stored = sum(f.array.size for t in result.terms for f in t.factors)
+            if math.prod(result.sizes[c] for c in result.result_labels) <= stored:
+                result = result.contracted(f"d{result.of}/d{result.wrt}")
+    return result
 
 
-def jacobian(net: Network, x, wrt: str = "x", of: str = "output") -> Derivative:
-    """d(``of``)/d(``wrt``) at ``x``: ``of`` is ``"output"`` (a^L) or ``"logits"`` (z^L);
-    ``wrt`` is ``"x"`` or a parameter name such as ``"W1"``.
+def _input_derivative(rec) -> Derivative:
+    layer = rec.node.layer
+    if rec.node.children:
+        inner = [_input_derivative(r) for r in reversed(rec.inner)]
+        return layer.local_from(inner, rec.ctx.x.shape, rec.ctx.sym)
+    return layer.local(rec.ctx, "x")
+
+
+def _parts_to(records, path: tuple[int, ...], wrt: str) -> list[Derivative]:
+    """Local derivatives from the top of ``records`` down to parameter ``wrt`` of the layer at
+    ``path`` (relative to ``records``)."""
+    parts = [_input_derivative(r) for r in reversed(records[path[0]:])]
+    rec = records[path[0] - 1]
+    if len(path) == 1:
+        return parts + [rec.node.layer.local(rec.ctx, wrt)]
+    return parts + _parts_to(list(rec.inner), path[1:], wrt)
+
+
+def jacobian(net: Network, x, wrt: str = "x", of: str | int = "output") -> Derivative:
+    """d(``of``)/d(``wrt``) at ``x``: ``of`` is ``"output"``, ``"logits"`` (the input of a final
+    activation or softmax) or a 1-based layer index (that layer's output); ``wrt`` is ``"x"`` or
+    a parameter name such as ``"W1"``.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
     >>> J = tc.jacobian(net, np.ones(3), wrt="W1", of="logits")
     >>> J.kind, J.shape
     ('vector-by-matrix', (2, 4, 3))
+    >>> tc.jacobian(net, np.ones(3), of=2).shape  # a^1 by x
+    (4, 3)
     """
-    if of not in ("output", "logits"):
-        raise UnknownNameError(f"unknown of={of!r}; valid values are 'output' and 'logits'.")
-    if wrt != "x" and wrt not in net.params:
+    n = len(net.layers)
+    if of == "output":
+        top = n
+    elif of == "logits":
+        top = n - 1 if isinstance(net.layers[-1], (Activation, Softmax)) else n
+    elif isinstance(of, int) and not isinstance(of, bool) and 1 <= of <= n:
+        top = of
+    else:
+        raise UnknownNameError(f"unknown of={of!r}; valid values are 'output', 'logits' and a "
+                               f"layer index 1..{n}.")
+    owner = {node.names[s]: (node.path, s) for top_node in net.nodes
+             for node in top_node.walk() for s in node.layer.params}
+    if wrt != "x" and wrt not in owner:
         raise UnknownNameError(f"unknown wrt={wrt!r}; valid values are 'x', "
                                f"{', '.join(map(repr, net.params))}.")
+    if wrt != "x" and owner[wrt][0][0] > top:
+        raise TensorcalcError(f"{wrt} belongs to layer {owner[wrt][0][0]}, above layer {top} "
+                              f"whose output was asked for: that derivative is zero.")
     fw = net.forward(x)
-    L, P = net.depth, net.params
-    stop = 1 if wrt == "x" else int(wrt[1:])
     with trusted():
-        parts = []
-        if of == "output":
-            parts.append(net.activation(L).derivative(
-                fw.z[L], names={"z": f"z^{L}", "out": f"a^{L}"}))
-        for l in range(L, stop, -1):
-            parts.append(linear.derivative(P[f"W{l}"], fw.a[l - 1], P.get(f"b{l}"), wrt="a",
-                                           names=_layer_names(l)))
-            parts.append(net.activation(l - 1).derivative(
-                fw.z[l - 1], names={"z": f"z^{l - 1}", "out": f"a^{l - 1}"}))
-        arg = "a" if wrt == "x" else wrt[0]
-        parts.append(linear.derivative(P[f"W{stop}"], fw.a[stop - 1], P.get(f"b{stop}"),
-                                       wrt=arg, names=_layer_names(stop)))
-        return chain(*parts)
+        records = fw.records[:top]
+        if wrt == "x":
+            if not records:
+                raise TensorcalcError("of=0 is the input itself; ask for a layer 1..n.")
+            d = chain_collapsing([_input_derivative(r) for r in reversed(records)])
+            return Derivative._make(d.terms, d.sizes, d.of, "x", d._dtype)
+        path, s = owner[wrt]
+        return chain_collapsing(_parts_to(records, path, s))

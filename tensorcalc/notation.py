@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backprop import Step, backprop
-from .derivative import Derivative
+from .core.derivative import Derivative
 from .errors import UnknownNameError
 from .network import Network
-from .render import html_array, html_escape
+from .core.html import html_array, html_escape
 
 
 def describe(d: Derivative) -> str:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .derivative import Derivative, Factor
+from .core.derivative import Derivative
+from .core.term import Factor
 from .errors import TensorcalcError
 
 #: Colour of structural zeros.

@@ -29,8 +29,9 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("tensorcalc.strategies needs hypothesis: pip install hypothesis "
                       "(the project's 'test' extra)") from err
 
-from .derivative import Derivative, Factor
-from .labels import fresh_labels
+from .core.derivative import Derivative
+from .core.term import Factor
+from .core.labels import fresh_labels
 from .testing import assert_gradients_match, assert_jacobian_matches, gradients_match
 
 #: Name of the registered CI profile: derandomized, no deadline, too-slow check off.
@@ -112,7 +113,7 @@ def chains(draw, length: int = 3):
 # ---------------------------------------------------------------- networks
 def activations() -> st.SearchStrategy[str]:
     """Names of hidden activations."""
-    from .primitives import ACTIVATIONS
+    from .layers import ACTIVATIONS
 
     return st.sampled_from(list(ACTIVATIONS))
 
@@ -126,7 +127,7 @@ def outputs() -> st.SearchStrategy[str]:
 
 def losses() -> st.SearchStrategy[str]:
     """Names of losses."""
-    from .losses import LOSSES
+    from .layers import LOSSES
 
     return st.sampled_from(list(LOSSES))
 

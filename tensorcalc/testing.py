@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from .backprop import backprop
-from .derivative import Derivative
+from .core.derivative import Derivative
 from .network import Network
 from .numeric import CheckReport, compare_derivatives, numerical_derivative
 

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 #: Floating dtypes kept as they are; everything else real is cast to float64.
 KEPT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeMismatchError, UnknownNameError
+from ..errors import ShapeMismatchError, UnknownNameError
 
 LAYOUTS = ("canonical", "numerator", "denominator")
 

@@ -117,9 +117,10 @@ def cache_info():
     return _expression.cache_info()
 
 
-def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) -> np.ndarray:
-    """Contract to a ``result`` whose labels may repeat (a Kronecker delta: identity matrices
-    are added) or stand in no operand (constant along that axis: ones are added)."""
+def full_operands(operands: Sequence[Operand], result: str, sizes: dict, dtype):
+    """The operands and result labels that compute a ``result`` whose labels may repeat (a
+    Kronecker delta: identity matrices are added) or stand in no operand (constant along that
+    axis: ones are added)."""
     taken = set(sizes) | {c for _, labels in operands for c in labels}
     operands = list(operands)
     out: list[str] = []
@@ -136,5 +137,26 @@ def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) 
     present = {c for _, labels in operands for c in labels}
     for c in seen - present:
         operands.append((np.ones(sizes[c], dtype=dtype), c))
+    return operands, "".join(out)
+
+
+def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) -> np.ndarray:
+    """Contract to a ``result`` whose labels may repeat or stand in no operand (see
+    :func:`full_operands`)."""
+    operands, out = full_operands(operands, result, sizes, dtype)
     value = contract(operands, out) if operands else np.ones((), dtype=dtype)
     return value.astype(dtype, copy=False)
+
+
+def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray:
+    """The sum over ``terms`` of each term contracted along its own path to its own labels on
+    the axes ``axes`` (a label that repeats there is a delta, expanded; a label no factor
+    carries is a constant axis, broadcast). No term is densified beyond that result."""
+    total = None
+    for t in terms:
+        target = "".join(t.axis_labels[a] for a in axes)
+        value = contract_full([(f.array, f.labels) for f in t.factors], target, sizes, dtype)
+        if t.coef != 1.0:
+            value = value * np.asarray(t.coef, dtype=dtype)
+        total = value if total is None else total + value
+    return total.astype(dtype, copy=False)

@@ -1,0 +1,133 @@
+"""Generic reverse accumulation over typed local derivatives: one walk for every stack.
+
+Walking the layers from the loss down, the chain of local derivatives since the last contraction
+is kept pending (``dC/da^L``, then ``da^L/dz^L``, ...) and contracted into one gradient where a
+layer has parameters (``delta^l = dC/dz^l``, what the shortcut holds too). Each parameter's
+gradient is one more chain step from there. A residual block contracts at its output, walks its
+inner stack, and adds the two paths (the sum rule). Every step is recorded with the shortcut
+formula it reduces to, so ``explain`` can print the chain that built any gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .core.chain import chain
+from .core.contract import path_info
+from .core.derivative import Derivative
+from .core.term import Factor
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: ``result = chain(*parts)`` (or their sum, ``rule="sum"``), not yet contracted,
+    so its spec and index notation show the whole step, and the shortcut it reduces to."""
+
+    target: str
+    parts: tuple[Derivative, ...]
+    result: Derivative
+    shortcut: str
+    rule: str = "chain"
+
+
+def gradient_name(symbol: str) -> str:
+    """``delta^2`` for a dense layer's output ``z^2``, ``dC/d<symbol>`` otherwise."""
+    return "delta^" + symbol[2:] if symbol.startswith("z^") else f"dC/d{symbol}"
+
+
+def largest_bytes(d: Derivative) -> int:
+    """Bytes of the largest tensor a contraction of ``d`` builds (operands, intermediates)."""
+    biggest = 0
+    for t, spec in zip(d.terms, d.specs):
+        shapes = tuple(f.array.shape for f in t.factors)
+        if not shapes:
+            continue
+        biggest = max(biggest, max(math.prod(s) for s in shapes))
+        if len(shapes) > 2:
+            biggest = max(biggest, int(path_info(spec, shapes).largest_intermediate))
+    result = math.prod(d.sizes[c] for c in d.result_labels)
+    return max(biggest, result) * d.dtype.itemsize
+
+
+def decay_derivative(weight, c: float, symbol: str) -> Derivative:
+    """d(c ||W||^2)/dW = 2 c W as a gradient by W."""
+    labels = "ij"[: weight.ndim] if weight.ndim <= 2 else "".join(
+        chr(ord("i") + k) for k in range(weight.ndim))
+    factor = Factor(2.0 * c * weight, labels, f"{2 * c:g} {symbol}")
+    return Derivative((factor,), "", labels, dict(zip(labels, weight.shape)), "C", symbol,
+                      _checked=True)
+
+
+class Accumulation:
+    """One reverse accumulation: ``run()`` fills ``trace``, ``grads`` and ``largest``."""
+
+    def __init__(self, net, fw, local: dict) -> None:
+        self.net, self.fw, self.local = net, fw, local
+        self.trace: list[Step] = []
+        self.grads: dict[str, Derivative] = {}
+        self.largest = 0
+
+    def step(self, target: str, parts, shortcut: str, rule: str = "chain") -> Derivative:
+        joined = chain(*parts) if rule == "chain" else parts[0] + parts[1]
+        self.largest = max(self.largest, largest_bytes(joined))
+        self.trace.append(Step(target, tuple(parts), joined, f"{target} = {shortcut}", rule))
+        return joined.contracted(target)
+
+    def run(self) -> Accumulation:
+        records = self.fw.records
+        parts, text = [self.local["loss",]], self.local["loss",].factors[0].symbol
+        last = records[-1]
+        loss = self.net.loss_fn
+        if loss.fuses(last.node.layer) and last.node.need_input:
+            parts.append(self.local[last.node.path, "x"])
+            text = loss.fused_text(last.ctx.sym["out"], last.ctx.batched)
+            records = records[:-1]
+        self.walk(records, parts, text)
+        return self
+
+    def walk(self, records, parts, text):
+        """Accumulate through ``records`` from the top; return the pending parts and text at
+        their input (None when nothing below needs a gradient)."""
+        for rec in reversed(records):
+            node, layer, ctx = rec.node, rec.node.layer, rec.ctx
+            if parts is None:
+                break
+            if node.children:
+                g = self.step(gradient_name(node.sym["out"]), parts, text)
+                inner, inner_text = self.walk(rec.inner, [g], g.factors[0].symbol)
+                if inner is None:
+                    return None, ""
+                target = gradient_name(node.sym["in"])
+                g_f = self.step(f"{target} through f", inner, inner_text)
+                total = self.step(target, (g, g_f), layer.input_text(g.factors[0].symbol,
+                                                                     g_f.factors[0].symbol),
+                                  rule="sum")
+                parts, text = [total], target
+            elif layer.params:
+                g = self.step(gradient_name(node.sym["out"]), parts, text)
+                delta = g.factors[0].symbol
+                for s in layer.params:
+                    self.parameter(node, ctx, s, g)
+                if not node.need_input:
+                    return None, ""
+                parts, text = [g, self.local[node.path, "x"]], layer.input_text(delta, ctx)
+            elif node.need_input:
+                parts = parts + [self.local[node.path, "x"]]
+                text = layer.input_text(text, ctx)
+            else:
+                return None, ""
+        return parts, text
+
+    def parameter(self, node, ctx, s: str, g: Derivative) -> None:
+        name, symbol = node.names[s], node.sym[s]
+        target = f"dC/d{symbol}"
+        text = node.layer.param_text(s, g.factors[0].symbol, ctx)
+        decay = ("decay", name) in self.local
+        data = self.step(target + (" (loss)" if decay else ""), [g, self.local[node.path, s]],
+                         text)
+        if decay:
+            c = self.net.weight_decay
+            data = self.step(target, (data, self.local["decay", name]),
+                             f"{text} + {2 * c:g} {symbol}", rule="sum")
+        self.grads[name] = data

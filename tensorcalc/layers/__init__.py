@@ -1,0 +1,24 @@
+"""The registry: every primitive (value, local derivatives, formulas) and every layer kind
+(forward, structured local derivatives, shortcut backward), one family per module. It builds
+on the core and knows nothing of networks."""
+
+from .activations import (ACTIVATIONS, Activation, identity, leaky_relu, relu, sigmoid,
+                          softplus, tanh)
+from .base import KINDS, NAMED, Ctx, Layer, as_layer
+from .dense import Dense, linear, linear_in_out
+from .dropout import Dropout, dropout
+from .loss import Loss, output_name
+from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, nll, squared_error
+from .norms import BatchNorm, LayerNorm, batch_norm, layer_norm
+from .primitive import REGISTRY, Elementwise, Primitive, get
+from .residual import Residual
+from .softmax import Softmax, log_softmax, softmax
+
+__all__ = [
+    "ACTIVATIONS", "KINDS", "LOSSES", "NAMED", "REGISTRY", "Activation", "BatchNorm", "Ctx",
+    "Dense", "Dropout", "Elementwise", "Layer", "LayerNorm", "Loss", "Primitive", "Residual",
+    "Softmax", "as_layer", "batch_norm", "binary_cross_entropy", "cross_entropy", "dropout",
+    "get", "hinge", "identity", "layer_norm", "leaky_relu", "linear", "linear_in_out",
+    "log_softmax", "nll", "output_name", "relu", "sigmoid", "softmax", "softplus",
+    "squared_error", "tanh",
+]

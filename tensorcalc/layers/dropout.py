@@ -1,0 +1,98 @@
+"""Inverted dropout with a mask drawn once from a seed and the input's shape.
+
+``y = x (.) m`` with ``m = keep / (1 - p)``: the Jacobian is diagonal, ``dy_i/dx_k = delta_ik
+m_i``. The mask depends only on ``(p, seed, shape of x)``, so every backprop method, finite
+differences included, sees the same mask, and a test can rebuild it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.derivative import Derivative
+from ..core.validate import as_float_array
+from ..errors import TensorcalcError
+from .base import Ctx, Layer, register_kind, wrap
+from .primitive import Primitive, feature_labels, register, structured
+
+
+def dropout_mask(shape: tuple[int, ...], p: float, seed: int, dtype=np.float64) -> np.ndarray:
+    """The inverted-dropout mask: entries ``0`` (dropped, probability ``p``) or ``1/(1-p)``."""
+    keep = np.random.default_rng(seed).random(shape) >= p
+    return (keep / (1.0 - p)).astype(dtype)
+
+
+def _check(p, seed):
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
+        raise TensorcalcError(f"dropout p must be in [0, 1): the probability of dropping an "
+                              f"entry; got {p!r}.")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TensorcalcError(f"dropout seed must be a non-negative integer; got {seed!r}.")
+
+
+def _value(x, p=0.5, seed=0):
+    x = as_float_array(x, "x")
+    _check(p, seed)
+    return x * dropout_mask(x.shape, p, seed, x.dtype)
+
+
+def mask_jacobian(mask: np.ndarray, sym) -> Derivative:
+    labels = feature_labels(mask.ndim)
+    return structured([(1.0, [(mask, labels, f"m({sym['x']})")], labels, labels)],
+                      dict(zip(labels, mask.shape)), sym["out"], sym["x"])
+
+
+def _d_x(sym, x, p=0.5, seed=0):
+    x = as_float_array(x, "x")
+    _check(p, seed)
+    return mask_jacobian(dropout_mask(x.shape, p, seed, x.dtype), sym)
+
+
+dropout = register(Primitive(
+    "dropout", ("x",), "r", _value, {"x": _d_x}, {"x": "dr_i/dx_k = delta_ik m_i"},
+    lambda rng, batch: (rng.normal(size=(batch, 5) if batch else 5),)))
+
+
+@register_kind
+class Dropout(Layer):
+    """Inverted dropout: each entry is dropped with probability ``p`` and the rest scaled by
+    ``1/(1-p)``; the mask is drawn once from ``seed`` and the input's shape (batch included).
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> y = tc.Network.stack([tc.Dropout(0.5, seed=1)], input_shape=(6,))(np.ones(6))
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    """
+
+    kind = "dropout"
+    symbol = "r"
+
+    def __init__(self, p: float, seed: int = 0) -> None:
+        _check(p, seed)
+        self.p, self.seed = float(p), int(seed)
+        self.formulas = dict(dropout.formulas)
+
+    def forward(self, x, params):
+        mask = dropout_mask(x.shape, self.p, self.seed, x.dtype)
+        return x * mask, mask
+
+    def local(self, ctx: Ctx, wrt: str) -> Derivative:
+        return mask_jacobian(ctx.cache, {"x": ctx.sym["in"], "out": ctx.sym["out"]})
+
+    def backward(self, g, ctx: Ctx, want_input: bool = True):
+        return g * ctx.cache, {}
+
+    def input_text(self, expr: str, ctx: Ctx) -> str:
+        return f"{wrap(expr)} (.) m({ctx.sym['in']})"
+
+    @classmethod
+    def from_words(cls, words):
+        if not words:
+            raise TensorcalcError("'dropout' needs its probability, e.g. 'dropout 0.5'.")
+        return cls(float(words[0]), *(int(w) for w in words[1:2]))
+
+    def spec(self) -> str:
+        return f"dropout {self.p:g}" + ("" if self.seed == 0 else f" {self.seed}")
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.p:g}" + ("" if self.seed == 0 else f", seed={self.seed}") + ")"

@@ -1,0 +1,125 @@
+"""A network's loss: a registered loss primitive with a scale and a reduction over the batch,
+and the two classic fused shortcuts (softmax + cross-entropy, sigmoid + binary cross-entropy)."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+
+from ..errors import TensorcalcError, UnknownNameError
+from .activations import Activation
+from .base import Layer
+from .losses import LOSSES, bce_from_logits, checks, factor, prediction
+from .primitive import Primitive, get
+from .softmax import Softmax, log_softmax_value
+
+REDUCTIONS = ("mean", "sum")
+
+
+def output_name(last: Layer | None) -> str:
+    """The output activation a stack ends with: an activation's name, 'softmax', or
+    'identity' when the last layer is not an activation."""
+    if isinstance(last, Activation):
+        return last.primitive.name
+    return "softmax" if isinstance(last, Softmax) else "identity"
+
+
+class Loss:
+    """A loss by name, ``scale`` times it, averaged (``reduction="mean"``) or summed
+    (``"sum"``) over the samples of a batch.
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> half = tc.Loss("squared_error", scale=0.5)
+    >>> float(half(np.array([1.0, 2.0]), np.array([0.0, 0.0])))
+    2.5
+    """
+
+    def __init__(self, name: str | Primitive = "squared_error", scale: float = 1.0,
+                 reduction: str = "mean") -> None:
+        self.primitive = get(name, LOSSES, "loss")
+        if not isinstance(scale, Real) or isinstance(scale, bool) or not np.isfinite(scale) \
+                or scale <= 0:
+            raise TensorcalcError(f"a loss scale must be a positive number; got {scale!r}.")
+        if reduction not in REDUCTIONS:
+            raise UnknownNameError(f"unknown reduction {reduction!r}; valid values are "
+                                   f"{', '.join(map(repr, REDUCTIONS))}.")
+        self.scale, self.reduction = float(scale), reduction
+
+    @classmethod
+    def of(cls, loss: Loss | str | Primitive) -> Loss:
+        return loss if isinstance(loss, Loss) else cls(loss)
+
+    @property
+    def name(self) -> str:
+        return self.primitive.name
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self.primitive.args
+
+    def __call__(self, out, y) -> np.ndarray:
+        return self.primitive(out, y, self.scale, self.reduction)
+
+    def derivative(self, out, y, names=None):
+        """dC/d(out) as a gradient :class:`~tensorcalc.Derivative`."""
+        return self.primitive.derivative(out, y, self.scale, self.reduction, names=names)
+
+    # ------------------------------------------------------------------ the network's view
+    def check_pairing(self, last: Layer | None) -> None:
+        out = output_name(last)
+        if self.name == "nll" and out != "identity":
+            raise TensorcalcError(
+                f"loss 'nll' takes logits, so the output activation must be 'identity' (a linear "
+                f"last layer), not {out!r}. For probabilities use loss='cross_entropy'.")
+        if self.name == "cross_entropy" and out != "softmax":
+            raise TensorcalcError(
+                f"loss 'cross_entropy' (-sum y log p) takes a probability distribution over the "
+                f"outputs, so the output activation must be 'softmax', not {out!r} (after a "
+                f"sigmoid it would ignore every output but the target's). For logits use "
+                f"loss='nll'.")
+        if self.name == "binary_cross_entropy" and out != "sigmoid":
+            raise TensorcalcError(
+                f"loss 'binary_cross_entropy' takes probabilities from a sigmoid output, so the "
+                f"output activation must be 'sigmoid', not {out!r}.")
+
+    def fuses(self, last: Layer | None) -> bool:
+        """True when the last layer and this loss have the classic joint shortcut."""
+        out = output_name(last)
+        return (self.name, out) in (("cross_entropy", "softmax"),
+                                    ("binary_cross_entropy", "sigmoid"))
+
+    def value(self, out, y, logits=None) -> float:
+        """The loss of the output ``out``; from the ``logits`` (the last layer's input) where
+        that is the stable form (softmax + cross-entropy, sigmoid + binary cross-entropy)."""
+        if logits is None or self.name not in ("cross_entropy", "binary_cross_entropy"):
+            return float(self(out, y))
+        out, t = checks[self.name](out, y)
+        k = factor(out, self.scale, self.reduction)
+        if self.name == "cross_entropy":
+            return float(-np.sum(t * log_softmax_value(logits)) * k)
+        return bce_from_logits(logits, t) * k
+
+    def fused_delta(self, out, y) -> np.ndarray:
+        """dC/d(logits) of a fused pair: ``(p - y)`` times the scale (and 1/N)."""
+        out = prediction(out, "p")
+        _, t = checks[self.name](out, y)
+        k = factor(out, self.scale, self.reduction)
+        if self.name == "cross_entropy":
+            return (out * t.sum(axis=-1, keepdims=True) - t) * k
+        return (out - t) * k
+
+    def fused_text(self, p: str, batched: bool) -> str:
+        mean = "/N" if batched and self.reduction == "mean" else ""
+        scale = "" if self.scale == 1 else f"{self.scale:g} "
+        return f"{scale}({p} - y){mean}" if scale or mean else f"{p} - y"
+
+    def spec(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        if self.scale == 1 and self.reduction == "mean":
+            return repr(self.name)
+        extra = ("" if self.scale == 1 else f", scale={self.scale:g}") + (
+            "" if self.reduction == "mean" else f", reduction={self.reduction!r}")
+        return f"Loss({self.name!r}{extra})"
