@@ -70,8 +70,9 @@ def _draw(ax, values, mask, vmax, *, row_block=0, col_block=0):
 
 
 def _labels(d: Derivative) -> tuple[str, str]:
-    out = ",".join(d.out_labels) or "-"
-    inp = ",".join(d.in_labels) or "-"
+    out_letters, in_letters = d.index_letters
+    out = ",".join(out_letters) or "-"
+    inp = ",".join(in_letters) or "-"
     return f"{d.of} index [{out}]", f"{d.wrt} index [{inp}]"
 
 

@@ -88,7 +88,7 @@ def test_shape_mismatch_names_both_sides_and_the_fix():
 
 
 def test_expressions_are_cached():
-    from tensorcalc import contract
+    from tensorcalc.core import contract
 
     D = tc.sigmoid.derivative(np.zeros((30, 200)))  # above contract.SMALL: goes to opt_einsum
     g = tc.Derivative.from_array(np.ones((30, 200)), (), (30, 200))
@@ -99,7 +99,7 @@ def test_expressions_are_cached():
 
 
 def test_gradient_through_dense_jacobians_is_contracted_vector_first():
-    from tensorcalc.contract import path_info
+    from tensorcalc.core.contract import path_info
 
     n = 300
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 import tensorcalc as tc
 from tensorcalc import strategies as tcs
-from tensorcalc.primitives import LEAKY_SLOPE
+from tensorcalc.layers.activations import LEAKY_SLOPE
 
 
 def _forward(ops, net, params, x, upto="output"):

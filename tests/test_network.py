@@ -30,7 +30,7 @@ def test_from_params_without_bias_and_names():
 @pytest.mark.parametrize("kwargs,error,phrase", [
     ({"hidden": "swish"}, tc.UnknownNameError, "'sigmoid', 'tanh'"),
     ({"output": "softmax2"}, tc.UnknownNameError, "'softmax'"),
-    ({"loss": "hinge"}, tc.UnknownNameError, "'squared_error', 'cross_entropy', 'nll'"),
+    ({"loss": "svm"}, tc.UnknownNameError, "'squared_error', 'cross_entropy', 'nll'"),
     ({"output": "sigmoid", "loss": "nll"}, tc.TensorcalcError, "must be 'identity'"),
     ({"output": "tanh", "loss": "cross_entropy"}, tc.TensorcalcError, "must be 'softmax'"),
     ({"output": "sigmoid", "loss": "cross_entropy"}, tc.TensorcalcError, "must be 'softmax'"),

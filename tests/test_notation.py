@@ -20,11 +20,28 @@ INDEX = [
     (lambda: tc.leaky_relu.derivative(Z), "da_i/dz_j = lrelu'(z)_i delta_ij"),
     (lambda: tc.softplus.derivative(Z), "da_i/dz_j = softplus'(z)_i delta_ij"),
     (lambda: tc.identity.derivative(Z), "da_i/dz_j = id'(z)_i delta_ij"),
-    (lambda: tc.softmax.derivative(Z), "dp_i/dz_j = [(diag(p) - p p^T)(z)]_ij"),
-    (lambda: tc.log_softmax.derivative(Z), "dlogp_i/dz_j = [(I - 1 p^T)(z)]_ij"),
+    (lambda: tc.softmax.derivative(Z), "dp_i/dz_j = p_i delta_ij - p_i p_j"),
+    (lambda: tc.log_softmax.derivative(Z), "dlogp_i/dz_j = delta_ij - p_j"),
     (lambda: tc.squared_error.derivative(Z, Z), "dC/da_i = [2(a - y)]_i"),
     (lambda: tc.cross_entropy.derivative(np.array([0.2, 0.8]), 1), "dC/dp_i = [-y/p]_i"),
     (lambda: tc.nll.derivative(Z, 1), "dC/dz_i = [(softmax(z) - y)]_i"),
+    (lambda: tc.binary_cross_entropy.derivative(np.array([0.2, 0.8]), np.array([0.0, 1.0])),
+     "dC/dp_i = [(p - y)/(p(1 - p))]_i"),
+    (lambda: tc.hinge.derivative(Z, 1), "dC/ds_i = hinge'(s)_i"),
+    (lambda: tc.linear_in_out.derivative(W.T, A, B, wrt="a"), "dz_i/da_j = W_ji"),
+    (lambda: tc.linear_in_out.derivative(W.T, A, B, wrt="W"), "dz_i/dW_jk = a_j delta_ik"),
+    (lambda: tc.linear_in_out.derivative(W.T, A, B, wrt="b"), "dz_i/db_j = delta_ij"),
+    (lambda: tc.dropout.derivative(Z), "dr_i/dx_j = m(x)_i delta_ij"),
+    (lambda: tc.layer_norm.derivative(Z, Z, Z, wrt="gamma"), "dy_i/dgamma_j = xhat(x)_i delta_ij"),
+    (lambda: tc.layer_norm.derivative(Z, Z, Z, wrt="beta"), "dy_i/dbeta_j = delta_ij"),
+    (lambda: tc.layer_norm.derivative(Z, Z, Z, wrt="x"),
+     "dy_i/dx_k = gamma_i 1/sigma(x) delta_ik - 1/D gamma_i 1/sigma(x) "
+     "- 1/D gamma_i 1/sigma(x) xhat(x)_i xhat(x)_k"),
+    (lambda: tc.batch_norm.derivative(np.ones((2, 3)) * [[1], [2]], Z, Z, wrt="x"),
+     "dy_ni/dx_mj = [gamma/sigma(x)]_i delta_nm delta_ij - 1/N [gamma/sigma(x)]_i delta_ij "
+     "- 1/N [gamma/sigma(x)]_i xhat(x)_ni xhat(x)_mi delta_ij"),
+    (lambda: tc.batch_norm.derivative(np.ones((2, 3)) * [[1], [2]], Z, Z, wrt="gamma"),
+     "dy_ni/dgamma_j = xhat(x)_ni delta_ij"),
 ]
 
 
@@ -81,7 +98,8 @@ def test_batched_chain_matrix_notation():
 def test_softmax_jacobian_is_not_a_matrix_formula_but_chain_is():
     J = tc.softmax.derivative(Z)
     g = tc.Derivative.from_array(np.ones(3), (), (3,), of="C", wrt="p")
-    assert tc.chain(g, J).matrix_notation() == "((diag(p) - p p^T)(z))^T dC/dp"
+    assert J.matrix_notation() == "diag(p) - p p^T"
+    assert tc.chain(g, J).matrix_notation() == "dC/dp (.) p - (dC/dp^T p) p"
 
 
 def test_explain_prints_all_three_notations():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import tensorcalc as tc
-from tensorcalc.primitives import REGISTRY
+from tensorcalc.layers import REGISTRY
+from tensorcalc.layers.activations import LEAKY_SLOPE
 
 CASES = [
     (name, wrt, batch)
@@ -68,7 +69,7 @@ def test_relu_derivative_at_zero_is_exactly_zero():
     z = np.array([-1.0, 0.0, 1.0])
     np.testing.assert_array_equal(tc.relu.prime(z), [0.0, 0.0, 1.0])
     np.testing.assert_array_equal(tc.relu.derivative(z).dense(), np.diag([0.0, 0.0, 1.0]))
-    assert tc.leaky_relu.prime(np.array([0.0]))[0] == tc.primitives.LEAKY_SLOPE
+    assert tc.leaky_relu.prime(np.array([0.0]))[0] == LEAKY_SLOPE
 
 
 @pytest.mark.parametrize(

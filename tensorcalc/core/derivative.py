@@ -317,25 +317,39 @@ class Derivative:
         return compose(self, other)
 
     # ------------------------------------------------------------------ display
+    @property
+    def index_letters(self) -> tuple[str, str]:
+        """The index letters of the output and input axes as the formulas write them (a
+        delta's input side gets a fresh letter: ``dz_i/dW_kj``)."""
+        taken = {c for t in self.terms for c in t.axis_labels} | {
+            c for t in self.terms for c in t.factor_labels}
+        letters = _render.axis_letters(self._letters, taken)
+        k = len(self.out_labels)
+        return letters[:k], letters[k:]
+
     def _term_data(self):
         return [(t.coef, t.out_labels, t.in_labels, [(f.symbol, f.labels) for f in t.factors])
                 for t in self.terms]
 
     def index_notation(self) -> str:
         """The entry formula in index notation, e.g. ``dz_i/dW_kj = a_j delta_ik``."""
-        return _render.index_notation(self.of, self.wrt, self._term_data())
+        return _render.index_notation(self.of, self.wrt, self._letters, self._term_data())
 
     def latex(self) -> str:
         """The entry formula as LaTeX (see :meth:`index_notation`)."""
-        return _render.latex(self.of, self.wrt, self._term_data())
+        return _render.latex(self.of, self.wrt, self._letters, self._term_data())
 
     def matrix_notation(self) -> str | None:
-        """The contraction in matrix notation (``W^2T delta^2``, ``delta a^T``, ``x (.) y``)
-        when it is made of matrix products, transposes, outer and Hadamard products; else None."""
-        return _matrix.sum_notation([
-            (t.coef, [(f.symbol, f.labels) for f in t.factors],
-             "".join(dict.fromkeys(t.axis_labels[r] for r in self._axes)))
-            for t in self.terms])
+        """The contraction in matrix notation (``W^2T delta^2``, ``delta a^T``, ``x (.) y``,
+        ``diag(p) - p p^T``) when it is made of matrix products, transposes, outer and Hadamard
+        products; else None."""
+        terms = []
+        for t in self.terms:
+            target = "".join(t.axis_labels[r] for r in self._axes)
+            if len(set(target)) < len(target) and not (len(target) == 2 and t.out_labels):
+                return None
+            terms.append((t.coef, [(f.symbol, f.labels) for f in t.factors], target))
+        return _matrix.sum_notation(terms)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"

@@ -97,7 +97,11 @@ def sum_notation(terms: Sequence[tuple[float, Sequence[tuple[str, str]], str]]) 
     when some term is not a matrix expression."""
     pieces = []
     for n, (coef, operands, result) in enumerate(terms):
-        expr = matrix_notation(operands, result)
+        if len(result) == 2 and result[0] == result[1]:  # a delta between the two axes
+            expr = matrix_notation(operands, result[0])
+            expr = None if expr is None else f"diag({expr})"
+        else:
+            expr = matrix_notation(operands, result)
         if expr is None:
             return None
         size = "" if abs(coef) == 1 else f"{abs(coef):g} "

@@ -25,12 +25,11 @@ def _fresh(taken: set[str]) -> str:
     raise ValueError("ran out of index letters")
 
 
-def _lhs(terms: Sequence[TermData], taken: set[str]) -> str:
-    """One index letter per axis: the first term's label where it first occurs, a fresh
-    letter where the first term repeats a label (the input side of a delta)."""
-    _, out_labels, in_labels, _ = terms[0]
+def axis_letters(axes: str, taken: set[str]) -> str:
+    """One distinct index letter per axis: the given letter where it first occurs, a fresh
+    one where it repeats (the input side of a delta)."""
     letters, seen = [], set()
-    for c in out_labels + in_labels:
+    for c in axes:
         letters.append(_fresh(taken) if c in seen else c)
         seen.add(c)
     return "".join(letters)
@@ -66,9 +65,9 @@ def _coefficient(coef: float, first: bool) -> str:
     return ("- " if coef < 0 else "+ ") + size
 
 
-def _formula(of, wrt, terms, lhs_fn, body_fn, sum_fn) -> str:
+def _formula(of, wrt, axes, terms, lhs_fn, body_fn, sum_fn) -> str:
     taken = {c for _, o, i, fs in terms for c in o + i + "".join(lab for _, lab in fs)}
-    letters = _lhs(terms, taken)
+    letters = axis_letters(axes, taken)
     k = len(terms[0][1])
     bodies = []
     for n, term in enumerate(terms):
@@ -80,12 +79,13 @@ def _formula(of, wrt, terms, lhs_fn, body_fn, sum_fn) -> str:
     return f"{lhs_fn(letters[:k], letters[k:])} = " + " ".join(bodies)
 
 
-def index_notation(of: str, wrt: str, terms: Sequence[TermData]) -> str:
-    """``dz_i/dW_kj = a_j delta_ik`` style entry formula of a sum of terms."""
+def index_notation(of: str, wrt: str, axes: str, terms: Sequence[TermData]) -> str:
+    """``dz_i/dW_kj = a_j delta_ik`` style entry formula of a sum of terms; ``axes`` holds a
+    letter per axis (repeats are replaced by fresh letters)."""
     def lhs(out_i, in_i):
         return f"d{of}{'_' + out_i if out_i else ''}/d{wrt}{'_' + in_i if in_i else ''}"
 
-    return _formula(of, wrt, terms, lhs,
+    return _formula(of, wrt, axes, terms, lhs,
                     lambda parts: " ".join(_indexed(s, lab) for s, lab in parts) or "1",
                     lambda summed, body: f"sum_{''.join(summed)} {body}")
 
@@ -121,13 +121,13 @@ def _latex_sub(base: str, labels: str) -> str:
     return f"{base}_{{{labels}}}"
 
 
-def latex(of: str, wrt: str, terms: Sequence[TermData]) -> str:
+def latex(of: str, wrt: str, axes: str, terms: Sequence[TermData]) -> str:
     r"""The entry formula as LaTeX, e.g.
     ``\frac{\partial z_{i}}{\partial W_{kj}} = a_{j} \delta_{ik}``."""
     def lhs(out_i, in_i):
         return (f"\\frac{{\\partial {_latex_sub(of, out_i)}}}"
                 f"{{\\partial {_latex_sub(wrt, in_i)}}}")
 
-    return _formula(of, wrt, terms, lhs,
+    return _formula(of, wrt, axes, terms, lhs,
                     lambda parts: " ".join(_latex_sub(s, lab) for s, lab in parts) or "1",
                     lambda summed, body: f"\\sum_{{{','.join(summed)}}} {body}")

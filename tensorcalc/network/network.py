@@ -70,8 +70,9 @@ class Network:
         self.loss_fn = Loss.of(loss)
         self.loss_fn.check_pairing(self.layers[-1])
         self.weight_decay = float(weight_decay)
+        self._dtype = _dtype(dtype)
         if params is None:
-            params = self._init(np.random.default_rng(_seed(seed)), _dtype(dtype))
+            params = self._init(np.random.default_rng(_seed(seed)), self._dtype)
         #: Parameters by name, read-only (build a changed network with :meth:`with_params`).
         self.params = MappingProxyType(self._check_params(params))
         self.local_keys = local_keys(self.nodes)
@@ -101,7 +102,7 @@ class Network:
                 + ("; " if missing and unknown else "")
                 + (f"unexpected {sorted(unknown)}" if unknown else "") + ".")
         arrays = {k: as_float_array(params[k], k) for k in expected}
-        dtype = np.result_type(*arrays.values())
+        dtype = np.result_type(*arrays.values()) if arrays else self._dtype
         out = {}
         for name, (node, _, shape) in expected.items():
             if arrays[name].shape != tuple(shape):
@@ -139,7 +140,8 @@ class Network:
             raise TensorcalcError(f"unknown parameters {sorted(unknown)}; this network has "
                                   f"{', '.join(self.params)}.")
         return Network(self.layers, loss=self.loss_fn, input_shape=self.input_shape,
-                       weight_decay=self.weight_decay, params={**self.params, **mapping})
+                       weight_decay=self.weight_decay, params={**self.params, **mapping},
+                       dtype=self.dtype)
 
     def with_param(self, name: str, value: np.ndarray) -> Network:
         """A copy with one parameter replaced (used by finite differences)."""
@@ -164,7 +166,7 @@ class Network:
 
     @property
     def dtype(self) -> np.dtype:
-        return next(iter(self.params.values())).dtype if self.params else np.dtype(np.float64)
+        return next(iter(self.params.values())).dtype if self.params else self._dtype
 
     def activation(self, l: int):
         """The activation primitive that follows the l-th layer with parameters (1-based;
