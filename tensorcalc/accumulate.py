@@ -67,12 +67,24 @@ class Accumulation:
         self.trace: list[Step] = []
         self.grads: dict[str, Derivative] = {}
         self.largest = 0
+        self._made: set[int] = set()
 
     def step(self, target: str, parts, shortcut: str, rule: str = "chain") -> Derivative:
-        joined = chain(*parts) if rule == "chain" else parts[0] + parts[1]
+        """Chain (or add) ``parts``, record the step, return its contracted result. A lone
+        part that an earlier step made is that gradient already: no step is added."""
+        if rule == "chain" and len(parts) == 1 and id(parts[0]) in self._made:
+            return parts[0]
+        if rule == "chain":
+            joined = chain(*parts)
+        else:  # the sum rule: a gradient by the same variable as the last part
+            total = parts[0] + parts[1]
+            joined = Derivative._make(total.terms, total.sizes, parts[1].of, parts[1].wrt,
+                                      total._dtype)
         self.largest = max(self.largest, largest_bytes(joined))
         self.trace.append(Step(target, tuple(parts), joined, f"{target} = {shortcut}", rule))
-        return joined.contracted(target)
+        result = joined.contracted(target)
+        self._made.add(id(result))
+        return result
 
     def run(self) -> Accumulation:
         records = self.fw.records

@@ -170,13 +170,8 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
             largest = max([acc.largest] + [d.nbytes_dense for d in local.values()])
         else:
             arrays, largest = (shortcut if method == "shortcut" else _numeric)(net, fw, y)
-            grads = {k: Derivative._wrap(v, (), v.shape, "C", _symbol(net, k))
+            grads = {k: Derivative._wrap(v, (), v.shape, "C", net.symbol(k))
                      for k, v in arrays.items()}
     seconds = time.perf_counter() - start
     return Gradients(method, {k: grads[k] for k in net.params}, loss, seconds, largest, trace)
 
-
-def _symbol(net: Network, name: str) -> str:
-    """``W^1`` for ``W1``, ``gamma^2`` for ``gamma2``."""
-    stem = name.rstrip("0123456789")
-    return f"{stem}^{name[len(stem):]}"

@@ -10,14 +10,21 @@ from dataclasses import dataclass
 
 from .backprop import Step, backprop
 from .core.derivative import Derivative
+from .core.html import html_array, html_escape
 from .errors import UnknownNameError
 from .network import Network
-from .core.html import html_array, html_escape
 
 
 def describe(d: Derivative) -> str:
-    """One line: symbol, kind, shapes, structure and factors of a derivative."""
-    factors = " ".join(f"{f.symbol}[{f.labels}]" for f in d.factors) or "(no factor)"
+    """One line: symbol, kind, shapes, structure and factors of a derivative (for a sum, the
+    factors of each term, signed)."""
+    def listed(factors) -> str:
+        return " ".join(f"{f.symbol}[{f.labels}]" for f in factors) or "(no factor)"
+
+    if len(d.terms) == 1:
+        factors = listed(d.factors)
+    else:
+        factors = " ".join(f"{'-' if t.coef < 0 else '+'}({listed(t.factors)})" for t in d.terms)
     return (f"d{d.of}/d{d.wrt}: {d.kind} {d.out_shape} by {d.in_shape}, {d.structure}; "
             f"{factors}")
 
@@ -26,7 +33,8 @@ def step_lines(k: int, step: Step) -> list[str]:
     """The printed form of one chain-rule step."""
     r = step.result
     names = ", ".join(sym for sym, _, _ in r.operands)
-    lines = [f"step {k}: {step.target} = " + " . ".join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
+    joiner = " + " if step.rule == "sum" else " . "
+    lines = [f"step {k}: {step.target} = " + joiner.join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
     lines += [f"    {describe(p)}" for p in step.parts]
     lines += [
         f"  einsum:   {r.spec}   ({names})",
@@ -47,7 +55,7 @@ class Explanation:
     steps: list[Step]
 
     def __str__(self) -> str:
-        lines = [f"dC/d{self.param[0]}^{self.param[1:]} for {self.network}", ""]
+        lines = [f"{self.steps[-1].target} for {self.network}", ""]
         for k, step in enumerate(self.steps, 1):
             lines += step_lines(k, step) + [""]
         return "\n".join(lines).rstrip()
@@ -88,12 +96,20 @@ def explain(net: Network, x, y, param: str) -> Explanation:
     if param not in net.params:
         raise UnknownNameError(f"unknown parameter {param!r}; this network has "
                                f"{', '.join(net.params)}.")
-    layer = int(param[1:])
-    target = f"dC/d{param[0]}^{layer}"
-    steps = []
-    for step in backprop(net, x, y, "full").trace:
-        if step.target.startswith("delta^") and int(step.target[6:]) >= layer:
-            steps.append(step)
-        elif step.target == target:
-            steps.append(step)
-    return Explanation(param, repr(net), steps)
+    return Explanation(param, repr(net), steps_for(backprop(net, x, y, "full").trace,
+                                                   f"dC/d{net.symbol(param)}"))
+
+
+def steps_for(trace: list[Step], target: str) -> list[Step]:
+    """The steps of ``trace`` that the step named ``target`` is built from, in order: the
+    step itself and, recursively, every step whose result it chains or adds."""
+    made = {id(s.result.compact): k for k, s in enumerate(trace)}
+    (final,) = [k for k, s in enumerate(trace) if s.target == target]
+    needed, todo = set(), [final]
+    while todo:
+        k = todo.pop()
+        needed.add(k)
+        for part in trace[k].parts:
+            todo += [made[id(f.array)] for f in part.factors
+                     if id(f.array) in made and made[id(f.array)] not in needed]
+    return [trace[k] for k in sorted(needed)]

@@ -227,10 +227,14 @@ class Derivative:
 
     @property
     def specs(self) -> tuple[str, ...]:
-        """One einsum string per term, each to that term's labels on the compact axes."""
-        return tuple(einsum_spec([f.labels for f in t.factors],
-                                 "".join(dict.fromkeys(t.axis_labels[r] for r in self._axes)))
-                     for t in self.terms)
+        """One einsum string per term, each to that term's labels on the compact axes (an
+        axis the term is constant along is left out: it is broadcast when added)."""
+        specs = []
+        for t in self.terms:
+            target = dict.fromkeys(t.axis_labels[r] for r in self._axes)
+            specs.append(einsum_spec([f.labels for f in t.factors],
+                                     "".join(c for c in target if c in t.factor_labels)))
+        return tuple(specs)
 
     @property
     def spec(self) -> str:

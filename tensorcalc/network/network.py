@@ -148,6 +148,15 @@ class Network:
         return self.with_params({name: value})
 
     # ------------------------------------------------------------------ structure
+    def symbol(self, name: str) -> str:
+        """How parameter ``name`` is written in formulas: ``W^1`` for ``W1``."""
+        for node in self._placed():
+            for s, n in node.names.items():
+                if n == name:
+                    return node.sym[s]
+        raise TensorcalcError(f"unknown parameter {name!r}; this network has "
+                              f"{', '.join(self.params)}.")
+
     @property
     def depth(self) -> int:
         """How many layers have parameters."""
