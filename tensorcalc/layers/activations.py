@@ -98,6 +98,10 @@ class Activation(Layer):
         return f"{wrap(expr)} (.) {self.primitive.short}'({ctx.sym['in']})"
 
     @classmethod
+    def example(cls):
+        return cls("tanh")
+
+    @classmethod
     def from_words(cls, words):
         return cls(*words)
 

@@ -94,6 +94,11 @@ class Layer:
         return ()
 
     @classmethod
+    def example(cls) -> Layer:
+        """An instance for the registry's tests (placed after an input of shape (4,))."""
+        return cls()
+
+    @classmethod
     def from_words(cls, words: list[str]) -> Layer:
         """The layer that ``kind word word ...`` in the one-line grammar describes."""
         if words:

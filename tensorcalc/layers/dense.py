@@ -175,6 +175,10 @@ class Dense(Layer):
         return f"{delta} {ctx.sym['in']}T{summed}"
 
     @classmethod
+    def example(cls):
+        return cls(3, weights="in_out")
+
+    @classmethod
     def from_words(cls, words):
         if not words or not words[0].isdigit():
             raise TensorcalcError(f"'dense' needs its width, e.g. 'dense 16'; got {words}.")

@@ -86,6 +86,10 @@ class Dropout(Layer):
         return f"{wrap(expr)} (.) m({ctx.sym['in']})"
 
     @classmethod
+    def example(cls):
+        return cls(0.5, seed=3)
+
+    @classmethod
     def from_words(cls, words):
         if not words:
             raise TensorcalcError("'dropout' needs its probability, e.g. 'dropout 0.5'.")

@@ -13,6 +13,7 @@ from ..core.derivative import Derivative
 from ..core.chain import chain
 from ..errors import TensorcalcError
 from .base import Layer, as_layer, register_kind
+from .dense import Dense
 
 
 @register_kind
@@ -36,6 +37,10 @@ class Residual(Layer):
             raise TensorcalcError("Residual(layers) takes a non-empty list of layers, e.g. "
                                   "tc.Residual([tc.Dense(16), 'relu']).")
         self.layers = tuple(as_layer(item) for item in layers)
+
+    @classmethod
+    def example(cls):
+        return cls([Dense(4), "tanh"])
 
     def children(self) -> tuple[Layer, ...]:
         return self.layers

@@ -1,0 +1,192 @@
+"""Strategies for networks with matching inputs and targets: the dense template of the
+references (:func:`networks`), and stacks of every layer kind and loss (:func:`stacks`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from ..layers import (ACTIVATIONS, LOSSES, Activation, BatchNorm, Dense, Dropout, LayerNorm,
+                      Loss, Residual, Softmax)
+from ..network import OUTPUTS, Network
+
+#: Block kinds :func:`stacks` draws from.
+KINDS = ("dense", "in_out", "batchnorm", "layernorm", "residual", "dropout")
+#: The output layer each loss is drawn with (squared error: any output).
+CLASSIC = ("squared_error", "cross_entropy", "nll")
+
+
+def activations() -> st.SearchStrategy[str]:
+    """Names of hidden activations."""
+    return st.sampled_from(list(ACTIVATIONS))
+
+
+def outputs() -> st.SearchStrategy[str]:
+    """Names of output activations (every activation, and softmax)."""
+    return st.sampled_from(list(OUTPUTS))
+
+
+def losses() -> st.SearchStrategy[str]:
+    """Names of losses."""
+    return st.sampled_from(list(LOSSES))
+
+
+def _pairs(names) -> list[tuple[str, str]]:
+    pairs = [(o, "squared_error") for o in OUTPUTS] if "squared_error" in names else []
+    pairs += [(o, n) for o, n in (("softmax", "cross_entropy"), ("identity", "nll"),
+                                  ("sigmoid", "binary_cross_entropy"), ("identity", "hinge"))
+              if n in names]
+    return pairs
+
+
+def pairings(losses=CLASSIC) -> st.SearchStrategy[tuple[str, str]]:
+    """Valid (output activation, loss) pairs among ``losses``: squared error after any output,
+    cross-entropy after softmax, NLL and hinge on a linear last layer, binary cross-entropy after
+    sigmoid."""
+    return st.sampled_from(_pairs(losses))
+
+
+def layer_sizes(min_depth: int = 1, max_depth: int = 4, max_width: int = 16):
+    """Layer widths ``[n_0, ..., n_L]`` with depth L in the given range."""
+    return st.lists(st.integers(1, max_width), min_size=min_depth + 1, max_size=max_depth + 1)
+
+
+def class_indices(n_classes: int, batch: int | None) -> st.SearchStrategy:
+    """A class index (``batch=None``) or an (N,) array of them."""
+    if batch is None:
+        return st.integers(0, n_classes - 1)
+    return st.lists(st.integers(0, n_classes - 1), min_size=batch, max_size=batch).map(np.array)
+
+
+def one_hot_targets(n_classes: int, batch: int | None) -> st.SearchStrategy[np.ndarray]:
+    """One-hot target rows of width ``n_classes``."""
+    return class_indices(n_classes, batch).map(lambda c: np.eye(n_classes)[c])
+
+
+@st.composite
+def networks(draw, *, min_depth=1, max_depth=4, max_width=16, max_batch=8, hidden=None,
+             pairing=None, bias=None, dtype=np.float64, kink_margin: float = 1e-3):
+    """``(net, x, y)``: a random :class:`~tensorcalc.Network` with a matching input and target.
+
+    Structure (depth, widths, activations, output/loss pairing, bias, batch) is drawn so that
+    hypothesis can shrink it; weights and inputs come from a drawn seed. ``batch`` 0 means one
+    sample as a vector. For ReLU-like hidden layers, draws whose pre-activations come within
+    ``kink_margin`` of the kink at 0 are rejected, so finite differences stay valid.
+    """
+    sizes = draw(layer_sizes(min_depth, max_depth, max_width))
+    hidden = draw(activations()) if hidden is None else hidden
+    output, loss = draw(pairings()) if pairing is None else pairing
+    bias = draw(st.booleans()) if bias is None else bias
+    batch = draw(st.integers(0, max_batch))
+    seed = draw(st.integers(0, 2**32 - 1))
+    net = Network.random(sizes, hidden=hidden, output=output, loss=loss, bias=bias, seed=seed,
+                         dtype=dtype)
+    rng = np.random.default_rng(seed + 1)
+    lead = (batch,) if batch else ()
+    x = rng.normal(size=lead + (sizes[0],)).astype(dtype)
+    if loss == "squared_error":
+        y = rng.uniform(size=lead + (sizes[-1],)).astype(dtype)
+    elif draw(st.booleans()):
+        y = draw(class_indices(sizes[-1], batch or None))
+    else:
+        y = draw(one_hot_targets(sizes[-1], batch or None)).astype(dtype)
+    if kink_margin and hidden in ("relu", "leaky_relu"):
+        fw = net.forward(x)
+        assume(all(np.min(np.abs(z)) > kink_margin for z in fw.z[1:-1]))
+    return net, x, y
+
+
+def _hidden_block(draw, kind: str, width: int, max_width: int, act: str, batch: int):
+    """One hidden block of ``kind`` after an input of ``width``: its layers and output width."""
+    if kind == "residual":
+        inner = [Dense(width), act] + ([LayerNorm()] if draw(st.booleans()) else [])
+        return [Residual(inner)], width
+    n = draw(st.integers(1, max_width))
+    dense = Dense(n, bias=draw(st.booleans()),
+                  weights="in_out" if kind == "in_out" else "out_in")
+    if kind == "batchnorm" and batch >= 2:
+        return [dense, BatchNorm(), act], n
+    if kind in ("batchnorm", "layernorm"):
+        return [dense, LayerNorm(), act], n
+    if kind == "dropout":
+        p = draw(st.sampled_from([0.25, 0.5]))
+        return [dense, act, Dropout(p, seed=draw(st.integers(0, 9)))], n
+    return [dense, act], n
+
+
+def _targets(draw, rng, loss: str, lead: tuple, n_out: int, dtype):
+    if loss == "squared_error":
+        return rng.uniform(size=lead + (n_out,)).astype(dtype)
+    if loss == "binary_cross_entropy":
+        return rng.uniform(size=lead + (n_out,)).astype(dtype)
+    if loss == "hinge" and n_out == 1:
+        return rng.choice([-1.0, 1.0], size=lead).astype(dtype) if lead else float(
+            rng.choice([-1.0, 1.0]))
+    if loss != "hinge" and not draw(st.booleans()):
+        return draw(one_hot_targets(n_out, lead[0] if lead else None)).astype(dtype)
+    return draw(class_indices(n_out, lead[0] if lead else None))
+
+
+def _near_kink(fw, loss: str, y, margin: float) -> bool:
+    """True when a ReLU-like input or a hinge margin lies within ``margin`` of its kink."""
+    from ..layers.losses import hinge_margins, hinge_targets
+
+    def records(rs):
+        for r in rs:
+            yield r
+            yield from records(r.inner)
+
+    for r in records(fw.records):
+        layer = r.node.layer
+        if isinstance(layer, Activation) and layer.primitive.name in ("relu", "leaky_relu"):
+            if r.ctx.x.size and np.min(np.abs(r.ctx.x)) <= margin:
+                return True
+    if loss == "hinge":
+        s, t = hinge_targets(fw.output, y)
+        m = hinge_margins(s, t)
+        if np.any(np.abs(m[(t == 0) | (s.shape[-1] == 1)]) <= margin):
+            return True
+    return False
+
+
+@st.composite
+def stacks(draw, *, min_depth=1, max_depth=4, max_width=8, max_batch=5, kinds=KINDS,
+           losses=tuple(LOSSES), hidden=None, dtype=np.float64, weight_decay=None,
+           kink_margin: float = 1e-3):
+    """``(net, x, y)``: a random stack of layers with a matching input and target.
+
+    ``min_depth``..``max_depth`` dense layers; each but the last opens a block of one of
+    ``kinds`` (``"dense"``, ``"in_out"`` weights, ``"batchnorm"`` (layer norm when the batch is
+    below 2), ``"layernorm"``, ``"residual"`` (a block around dense, activation and maybe layer
+    norm), ``"dropout"``), with an activation drawn per block (or ``hidden``). The last dense
+    layer ends in the output each loss needs; the loss has a drawn scale (1 or 1/2) and
+    reduction, and ``weight_decay`` is drawn (0 or 0.01) unless given. Draws within
+    ``kink_margin`` of a ReLU or hinge kink are rejected.
+    """
+    batch = draw(st.integers(0, max_batch))
+    width = draw(st.integers(1, max_width))
+    n0, layers = width, []
+    for _ in range(draw(st.integers(min_depth, max_depth)) - 1):
+        act = draw(activations()) if hidden is None else hidden
+        block, width = _hidden_block(draw, draw(st.sampled_from(kinds)), width, max_width, act,
+                                     batch)
+        layers += block
+    output, loss = draw(st.sampled_from(_pairs(losses)))
+    n_out = draw(st.integers(2 if loss in ("cross_entropy", "nll") else 1, max_width))
+    layers.append(Dense(n_out, bias=draw(st.booleans())))
+    if output != "identity" or loss == "squared_error":
+        layers.append(Softmax() if output == "softmax" else Activation(output))
+    scaled = Loss(loss, scale=draw(st.sampled_from([1.0, 0.5])),
+                  reduction=draw(st.sampled_from(["mean", "sum"])))
+    decay = draw(st.sampled_from([0.0, 0.01])) if weight_decay is None else weight_decay
+    seed = draw(st.integers(0, 2**32 - 1))
+    net = Network.stack(layers, loss=scaled, input_shape=(n0,), seed=seed, dtype=dtype,
+                        weight_decay=decay)
+    rng = np.random.default_rng(seed + 1)
+    lead = (batch,) if batch else ()
+    x = rng.normal(size=lead + (n0,)).astype(dtype)
+    y = _targets(draw, rng, loss, lead, n_out, dtype)
+    if kink_margin:
+        assume(not _near_kink(net.forward(x), loss, y, kink_margin))
+    return net, x, y
