@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import TensorcalcError
 from ..layers import Activation, Ctx, Softmax
 from .nodes import Node
 
@@ -27,7 +28,10 @@ def run(nodes: Sequence[Node], params: Mapping[str, np.ndarray], x: np.ndarray,
     records = []
     for node in nodes:
         p = {s: params[name] for s, name in node.names.items()}
-        node.layer.check_call(x, batched)
+        try:
+            node.layer.check_call(x, batched)
+        except TensorcalcError as err:
+            raise type(err)(f"{node.where}: {err}") from None
         if node.children:
             inner = tuple(run(node.children, params, x, batched))
             y, cache = x + inner[-1].ctx.y, None

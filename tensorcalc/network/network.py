@@ -11,7 +11,8 @@ import numpy as np
 
 from ..core.validate import as_float_array, trusted
 from ..errors import InvalidInputError, ShapeMismatchError, TensorcalcError
-from ..layers import Activation, Dense, Loss, Softmax, identity, softmax
+from ..layers import Activation, Dense, Layer, Loss, Softmax, identity, softmax
+from ..layers.grammar import parse_layers
 from .forward import Forward, run
 from .nodes import Node, build, local_keys, mark_inputs
 from .template import dense_stack, describe_template, stack_of_params
@@ -59,7 +60,9 @@ class Network:
         if not shape or any(n < 1 for n in shape):
             raise ShapeMismatchError(f"input_shape must list positive sizes, e.g. (8,); got "
                                      f"{input_shape!r}.")
-        if isinstance(layers, (str, Dense)) or not len(layers):
+        if isinstance(layers, str):
+            layers = parse_layers(layers)
+        if isinstance(layers, Layer) or not len(layers):
             raise TensorcalcError("a network needs a non-empty list of layers, e.g. "
                                   "[tc.Dense(4), 'relu', tc.Dense(2)].")
         if not isinstance(weight_decay, Real) or not weight_decay >= 0:

@@ -59,7 +59,10 @@ def build(layers: Sequence[Layer | str], in_shape: tuple[int, ...], in_sym: str 
     nodes = []
     for k, item in enumerate(layers, 1):
         path = prefix + (k,)
-        layer = as_layer(item)
+        try:
+            layer = as_layer(item)
+        except TensorcalcError as err:
+            raise type(err)(f"layer {'.'.join(map(str, path))}: {err}") from None
         where = f"layer {'.'.join(map(str, path))} ({layer.kind})"
         children: tuple[Node, ...] = ()
         try:
