@@ -88,3 +88,35 @@ def test_explain_plot_to_a_bad_path_is_a_clear_error(tmp_path):
     proc = run("explain", "--plot", str(tmp_path / "missing" / "x.png"))
     assert proc.returncode == 2 and "could not write" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("options", [
+    ["--layers", "dense 16, relu, batchnorm, dense 10, softmax", "--input", "8", "--batch", "4",
+     "--loss", "cross_entropy"],
+    ["--layers", "dense 5 in_out, residual(dense 5, layernorm, tanh), dropout 0.3, dense 1",
+     "--loss", "hinge", "--batch", "3", "--weight-decay", "0.01"],
+    ["--sizes", "5,7,3", "--loss", "squared_error", "--scale", "0.5", "--reduction", "sum",
+     "--batch", "2"],
+    ["--sizes", "4", "3", "--loss", "binary_cross_entropy"],
+])
+def test_check_stacks_and_losses(options):
+    proc = run("check", *options)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all methods agree" in proc.stdout
+
+
+def test_explain_a_norm_parameter_and_the_grammar_in_help():
+    proc = run("explain", "--layers", "dense 4, layernorm, relu, dense 2", "--param", "gamma2")
+    assert proc.returncode == 0, proc.stderr
+    assert "dC/dgamma^2 for Network.stack(" in proc.stdout and "xhat(z^1)" in proc.stdout
+    help_text = run("check", "--help").stdout
+    assert "residual(dense 8, layernorm, relu)" in help_text and "dropout P [seed]" in help_text
+
+
+def test_bad_stack_options_give_clear_errors():
+    proc = run("check", "--layers", "dense 4, conv 3")
+    assert proc.returncode == 2 and "unknown layer 'conv'" in proc.stderr
+    proc = run("check", "--layers", "dense 4, batchnorm, dense 2")
+    assert proc.returncode == 2 and "--batch 2 or more" in proc.stderr
+    proc = run("check", "--sizes", "3,x")
+    assert proc.returncode == 2 and "whole numbers" in proc.stderr
