@@ -50,11 +50,15 @@ def largest_bytes(d: Derivative) -> int:
     return max(biggest, result) * d.dtype.itemsize
 
 
+def decay_factor(weight, c: float):
+    """The gradient of ``c ||W||^2``: ``2 c W``."""
+    return 2.0 * c * weight
+
+
 def decay_derivative(weight, c: float, symbol: str) -> Derivative:
     """d(c ||W||^2)/dW = 2 c W as a gradient by W."""
-    labels = "ij"[: weight.ndim] if weight.ndim <= 2 else "".join(
-        chr(ord("i") + k) for k in range(weight.ndim))
-    factor = Factor(2.0 * c * weight, labels, f"{2 * c:g} {symbol}")
+    labels = "ijklmn"[: weight.ndim]
+    factor = Factor(decay_factor(weight, c), labels, f"{2 * c:g} {symbol}")
     return Derivative((factor,), "", labels, dict(zip(labels, weight.shape)), "C", symbol,
                       _checked=True)
 

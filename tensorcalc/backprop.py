@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .accumulate import Accumulation, Step, decay_derivative
+from .accumulate import Accumulation, Step, decay_derivative, decay_factor
 from .core.derivative import Derivative
-from .core.plan import Plan, compile_plan, run_plan, structure_key
+from .core.plan import Plan, compile_plan, run_plan
 from .core.validate import trusted
 from .errors import UnknownNameError
 from .network import Network
@@ -96,6 +96,22 @@ def local_derivatives(net: Network, fw, y=None) -> dict:
     return local
 
 
+def local_arrays(net: Network, fw, y) -> dict:
+    """The factor arrays of every local derivative (as :func:`local_derivatives` keys them),
+    taken straight from the layers: what a compiled chain replays."""
+    arrays = {("loss",): (net.loss_fn.gradient(fw.output, y),)}
+    records = {rec.node.path: rec for rec in _records(fw.records)}
+    for path, wrt in net.local_keys:
+        rec = records[path]
+        arrays[path, wrt] = rec.node.layer.local_arrays(rec.ctx, wrt)
+    if net.weight_decay:
+        for rec in records.values():
+            for s in rec.node.layer.decay:
+                arrays["decay", rec.node.names[s]] = (decay_factor(rec.ctx.p[s],
+                                                                   net.weight_decay),)
+    return arrays
+
+
 def _densify(d: Derivative) -> Derivative:
     return Derivative._wrap(d.dense(), d.out_shape, d.in_shape, d.of, d.wrt)
 
@@ -103,20 +119,25 @@ def _densify(d: Derivative) -> Derivative:
 _PLANS: dict[tuple, Plan] = {}
 
 
-def _full(net: Network, fw, local: dict):
-    """The full chain through a plan compiled once per structure (see
+def _full(net: Network, fw, y):
+    """The full chain through a plan compiled once per network structure and input shape (see
     :mod:`tensorcalc.core.plan`)."""
-    key = (tuple(layer.spec() for layer in net.layers), net.loss_fn.name, structure_key(local))
+    key = (net.signature, fw.x.shape, fw.x.dtype.char)
     plan = _PLANS.get(key)
     if plan is None:
+        local = local_derivatives(net, fw, y)
         acc = Accumulation(net, fw, local).run()
         if len(_PLANS) > 256:
             _PLANS.clear()
         _PLANS[key] = compile_plan(local, [s.result for s in acc.trace], acc.grads,
                                    acc.largest)
         return acc.grads, acc.trace, acc.largest
-    return (run_plan(plan, local), lambda: Accumulation(net, fw, local).run().trace,
-            plan.largest_bytes)
+
+    def trace() -> list[Step]:
+        with trusted():
+            return Accumulation(net, fw, local_derivatives(net, fw, y)).run().trace
+
+    return run_plan(plan, local_arrays(net, fw, y)), trace, plan.largest_bytes
 
 
 def _numeric(net: Network, fw, y) -> tuple[dict, int]:
@@ -155,11 +176,12 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
                                f"{', '.join(map(repr, METHODS))}.")
     start = time.perf_counter()
     fw = net.forward(x)
-    loss = net.loss_at(fw, y)  # checks the target once, here
+    y = net.loss_fn.targets(fw.output, y)  # checked once, here
     trace: list[Step] | Callable[[], list[Step]] = []
     with trusted():
+        loss = net.loss_at(fw, y)
         if method == "full":
-            grads, trace, largest = _full(net, fw, local_derivatives(net, fw, y))
+            grads, trace, largest = _full(net, fw, y)
         elif method == "dense":
             local = local_derivatives(net, fw, y)
             for d in local.values():

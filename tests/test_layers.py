@@ -78,3 +78,17 @@ def test_spec_round_trips_through_the_grammar(kind):
     layer = KINDS[kind].example()
     (again,) = parse_layers(layer.spec())
     assert repr(again) == repr(layer)
+
+
+@pytest.mark.parametrize("kind,batch", [c for c in CASES if c[0] != "residual"])
+def test_replayed_arrays_are_the_local_factors(kind, batch):
+    """What a compiled chain replays is exactly what the structured derivative holds."""
+    net, x = _case(kind, batch)
+    rec = net.forward(x).records[0]
+    for wrt in ("x", *rec.node.layer.params):
+        D = rec.node.layer.local(rec.ctx, wrt)
+        factors = [f.array for t in D.terms for f in t.factors]
+        arrays = rec.node.layer.local_arrays(rec.ctx, wrt)
+        assert len(arrays) == len(factors)
+        for a, f in zip(arrays, factors):
+            np.testing.assert_array_equal(a, f)

@@ -5,8 +5,8 @@ labels and shapes of the local derivatives, never on their numbers. :func:`compi
 for an accumulation traced once with :func:`tensorcalc.chain` and sums, each step's einsum specs
 (one per term) and where each operand comes from (a factor of a local derivative, an earlier
 step's result, or a constant such as an identity matrix). :func:`run_plan` replays it on the
-local derivatives of a new call with the same structure, so a step costs what its contractions
-cost.
+factor arrays of a new call with the same structure, without building any derivative object, so
+a step costs what its contractions cost.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contract import contract_spec, einsum_spec, full_operands
+from .contract import compiled, einsum_spec, full_operands
 from .derivative import Derivative
 from .term import Factor
 from .validate import readonly
@@ -23,8 +23,8 @@ from .validate import readonly
 
 @dataclass(frozen=True)
 class PlanStep:
-    terms: tuple  # (coef, spec, sources) per term; a source is one of
-    #               ("local", key, term, factor) | ("step", k) | ("const", array)
+    terms: tuple  # (coef, contraction, sources) per term; a source is one of
+    #               ("local", key, index) | ("step", k) | ("const", array)
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,14 @@ class Plan:
     largest_bytes: int
 
 
-def structure_key(local: dict) -> tuple:
-    """What a plan depends on: every local derivative's terms, labels, coefficients, factor
-    labels, shapes and dtypes."""
-    return tuple(
-        (key, tuple((t.coef, t.out_labels, t.in_labels,
-                     tuple((f.labels, f.array.shape, f.array.dtype.char) for f in t.factors))
-                    for t in d.terms))
-        for key, d in local.items()
-    )
-
-
 def compile_plan(local: dict, results: list[Derivative], grads: dict,
                  largest_bytes: int) -> Plan:
     """A replayable program from one traced accumulation: ``results`` are the uncontracted
     result of each step in order, ``grads`` the contracted gradients among them."""
     where: dict[int, tuple] = {}
     for key, d in local.items():
-        for t_index, t in enumerate(d.terms):
-            for f_index, f in enumerate(t.factors):
-                where.setdefault(id(f.array), ("local", key, t_index, f_index))
+        for index, array in enumerate(f.array for t in d.terms for f in t.factors):
+            where.setdefault(id(array), ("local", key, index))
     steps = []
     for k, joined in enumerate(results):
         terms = []
@@ -62,7 +50,9 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
             operands, out = full_operands([(f.array, f.labels) for f in t.factors], target,
                                           joined.sizes, joined.dtype)
             sources = tuple(where.get(id(arr), ("const", arr)) for arr, _ in operands)
-            terms.append((t.coef, einsum_spec([lab for _, lab in operands], out), sources))
+            spec = einsum_spec([lab for _, lab in operands], out)
+            terms.append((t.coef, compiled(spec, tuple(arr.shape for arr, _ in operands)),
+                          sources))
         steps.append(PlanStep(tuple(terms)))
         where[id(joined.compact)] = ("step", k)
     outputs = {}
@@ -72,21 +62,15 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
     return Plan(tuple(steps), outputs, largest_bytes)
 
 
-def _array(src: tuple, local: dict, values: list) -> np.ndarray:
-    if src[0] == "local":
-        return local[src[1]].terms[src[2]].factors[src[3]].array
-    if src[0] == "step":
-        return values[src[1]]
-    return src[1]
-
-
-def run_plan(plan: Plan, local: dict) -> dict[str, Derivative]:
-    """Replay ``plan`` on new local derivatives of the same structure."""
+def run_plan(plan: Plan, arrays: dict) -> dict[str, Derivative]:
+    """Replay ``plan`` on the factor arrays of new local derivatives of the same structure
+    (``arrays[key]`` lists a local derivative's factor arrays, term by term)."""
     values: list[np.ndarray] = []
     for step in plan.steps:
         total = None
-        for coef, spec, sources in step.terms:
-            value = contract_spec(spec, [_array(s, local, values) for s in sources])
+        for coef, contraction, sources in step.terms:
+            value = contraction(*[arrays[s[1]][s[2]] if s[0] == "local" else
+                                  values[s[1]] if s[0] == "step" else s[1] for s in sources])
             if coef != 1.0:
                 value = value * np.asarray(coef, dtype=value.dtype)
             total = value if total is None else total + value

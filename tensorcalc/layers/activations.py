@@ -89,6 +89,9 @@ class Activation(Layer):
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         return self.primitive.derivative(ctx.x, names={"z": ctx.sym["in"], "out": ctx.sym["out"]})
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return (self.primitive.prime(ctx.x),)
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         return self.primitive.hadamard(g, ctx.x), {}
 

@@ -10,8 +10,7 @@ the matrix-notation text of that shortcut. Every backprop method, ``compare``, `
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -19,8 +18,7 @@ from ..core.derivative import Derivative
 from ..errors import TensorcalcError, UnknownNameError
 
 
-@dataclass(frozen=True)
-class Ctx:
+class Ctx(NamedTuple):
     """One layer at one call: input ``x``, output ``y``, what the forward pass kept
     (``cache``), the parameters by symbol (``p["W"]``), the display symbols (``sym["in"]``,
     ``sym["out"]``, ``sym["W"]`` = ``"W^2"``), and whether arrays carry a batch axis."""
@@ -74,6 +72,11 @@ class Layer:
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         """d(output)/d(``wrt``) at this call, structured."""
         raise NotImplementedError
+
+    def local_arrays(self, ctx: Ctx, wrt: str) -> tuple[np.ndarray, ...]:
+        """The factor arrays of :meth:`local`, term by term, in order: what a compiled chain
+        replays without building the derivative (a kind may compute them directly)."""
+        return tuple(f.array for t in self.local(ctx, wrt).terms for f in t.factors)
 
     def backward(self, g: np.ndarray, ctx: Ctx, want_input: bool = True
                  ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:

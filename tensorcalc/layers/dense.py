@@ -149,6 +149,9 @@ class Dense(Layer):
         return self.primitive.derivative(ctx.p["W"], ctx.x, ctx.p.get("b"),
                                          wrt="a" if wrt == "x" else wrt, names=names)
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return {"x": (ctx.p["W"],), "W": (ctx.x,), "b": ()}[wrt]
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         W, x = ctx.p["W"], ctx.x
         if self.weights == "in_out":

@@ -79,6 +79,9 @@ class Dropout(Layer):
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         return mask_jacobian(ctx.cache, {"x": ctx.sym["in"], "out": ctx.sym["out"]})
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return (ctx.cache,)
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         return g * ctx.cache, {}
 

@@ -7,12 +7,14 @@ from numbers import Real
 
 import numpy as np
 
-from ..errors import TensorcalcError, UnknownNameError
+from ..errors import InvalidInputError, TensorcalcError, UnknownNameError
 from .activations import Activation
 from .base import Layer
-from .losses import LOSSES, bce_from_logits, checks, factor, prediction
+from .losses import (GRADIENTS, LOSSES, bce_from_logits, checks, factor, hinge_targets,
+                     prediction)
 from .primitive import Primitive, get
 from .softmax import Softmax, log_softmax_value
+from .targets import one_hot
 
 REDUCTIONS = ("mean", "sum")
 
@@ -64,6 +66,25 @@ class Loss:
     def derivative(self, out, y, names=None):
         """dC/d(out) as a gradient :class:`~tensorcalc.Derivative`."""
         return self.primitive.derivative(out, y, self.scale, self.reduction, names=names)
+
+    def targets(self, out, y) -> np.ndarray:
+        """``y`` checked against the network's output ``out`` and shaped like it (class
+        indices become one-hot rows), so that later calls need not check it again."""
+        if self.name == "hinge":
+            return hinge_targets(out, y)[1]
+        t = one_hot(y, out, "y", allow_indices=self.name in ("cross_entropy", "nll"))
+        if self.name == "binary_cross_entropy" and (np.any(t < 0) or np.any(t > 1)):
+            raise InvalidInputError(f"binary_cross_entropy targets must be in [0, 1]; got "
+                                    f"values from {t.min():g} to {t.max():g}.")
+        if self.name in ("cross_entropy", "binary_cross_entropy") and np.any(
+                ((out == 0) & (t != 0)) | ((out == 1) & (t != 1) & (self.name != "cross_entropy"))):
+            raise InvalidInputError(f"{self.name} is infinite: the output is 0 or 1 where the "
+                                    f"target is not.")
+        return t
+
+    def gradient(self, out, t) -> np.ndarray:
+        """dC/d(out) as an array, for targets ``t`` from :meth:`targets`."""
+        return GRADIENTS[self.name](out, t) * factor(out, self.scale, self.reduction)
 
     # ------------------------------------------------------------------ the network's view
     def check_pairing(self, last: Layer | None) -> None:

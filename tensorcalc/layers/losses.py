@@ -45,9 +45,15 @@ def _gradient(g, a, symbol, sym, arg):
                       sym["out"], sym[arg])
 
 
+#: Each loss's gradient ``grad(a, y)`` before the scale and the batch mean, by name.
+GRADIENTS: dict = {}
+
+
 def _loss(name, arg, value, grad, formula, example, grad_text) -> Primitive:
     """Register a loss from its per-sample-summed ``value(a, y)`` and ``grad(a, y)`` (before
     the scale and the batch mean); ``grad_text(symbol of a)`` names the gradient."""
+    GRADIENTS[name] = grad
+
     def total(a, y, scale=1.0, reduction="mean"):
         a, y = checks[name](a, y)
         return np.asarray(value(a, y) * factor(a, scale, reduction), dtype=a.dtype)
@@ -82,7 +88,7 @@ def _probabilities(p, y, loss, fix):
 def _ce_args(p, y):
     p, y = _probabilities(p, y, "cross_entropy", "Apply softmax first, or use nll on the logits.")
     y = one_hot(y, p, "y")
-    if np.any((p == 0) & (y != 0)):
+    if not _trusted.get() and np.any((p == 0) & (y != 0)):
         raise InvalidInputError("cross_entropy is infinite: p is 0 where the target y is not.")
     return p, y
 
@@ -90,6 +96,8 @@ def _ce_args(p, y):
 def _bce_args(p, y):
     p, y = _probabilities(p, y, "binary_cross_entropy", "Apply sigmoid first.")
     y = one_hot(y, p, "y", allow_indices=False)
+    if _trusted.get():
+        return p, y
     if np.any(y < 0) or np.any(y > 1):
         raise InvalidInputError(f"binary_cross_entropy targets must be in [0, 1]; got values "
                                 f"from {y.min():g} to {y.max():g}.")
@@ -108,6 +116,8 @@ def hinge_targets(s, y):
     """Scores and targets for the hinge loss: one-hot rows for classes (indices or one-hot
     given), or signs in {-1, +1} shaped like ``s`` for a single output."""
     s = prediction(s, "s")
+    if _trusted.get() and type(y) is np.ndarray and y.shape == s.shape:
+        return s, y
     if s.shape[-1] > 1:
         t = one_hot(y, s, "y")
         if np.any((t != 0) & (t != 1)):

@@ -89,6 +89,9 @@ class Softmax(Layer):
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         return softmax_jacobian(ctx.y, {"out": ctx.sym["out"], "z": ctx.sym["in"]})
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return (ctx.y, ctx.y, ctx.y)
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         p = ctx.y
         return p * (g - np.sum(g * p, axis=-1, keepdims=True)), {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.validate import as_float_array
+from ..core.validate import _trusted, as_float_array
 from ..errors import InvalidInputError, ShapeMismatchError
 
 
@@ -13,7 +13,11 @@ def one_hot(y, like: np.ndarray, name: str = "y", *, allow_indices: bool = True)
     """Targets as an array shaped like ``like``: one-hot rows from class indices, or as given.
 
     With ``allow_indices`` (classification losses) given rows must be probabilities: entries in
-    [0, 1], each row summing to 1 (one-hot or soft targets)."""
+    [0, 1], each row summing to 1 (one-hot or soft targets). Inside the library, targets
+    already checked and shaped like the prediction pass straight through."""
+    if _trusted.get() and type(y) is np.ndarray and y.shape == like.shape \
+            and y.dtype == like.dtype:
+        return y
     y_arr = np.asarray(y)
     n_classes = like.shape[-1]
     if allow_indices and y_arr.shape == like.shape[:-1]:

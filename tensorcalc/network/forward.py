@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -12,14 +13,13 @@ from ..layers import Activation, Ctx, Softmax
 from .nodes import Node
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One layer at one call: its node, its context (input, output, cache, parameters,
     symbols) and, for a block, the records of its inner layers."""
 
     node: Node
     ctx: Ctx
-    inner: tuple[Record, ...] = ()
+    inner: tuple = ()
 
 
 def run(nodes: Sequence[Node], params: Mapping[str, np.ndarray], x: np.ndarray,

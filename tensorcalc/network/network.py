@@ -79,6 +79,9 @@ class Network:
         #: Parameters by name, read-only (build a changed network with :meth:`with_params`).
         self.params = MappingProxyType(self._check_params(params))
         self.local_keys = local_keys(self.nodes)
+        #: What a compiled backprop chain depends on besides the input's shape.
+        self.signature = (tuple(layer.spec() for layer in self.layers), self.loss_fn.name,
+                          bool(self.weight_decay))
 
     stack = classmethod(lambda cls, layers, **options: cls(layers, **options))
     stack.__doc__ = "A network from any stack of layers: ``Network.stack(layers, loss=...)``."
