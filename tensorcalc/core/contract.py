@@ -103,10 +103,78 @@ def contract_spec(spec: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 def compiled(spec: str, shapes: tuple[tuple[int, ...], ...]):
     """A function of the arrays that contracts them by ``spec`` for these shapes: the choice
-    :func:`contract_spec` makes, made once."""
+    :func:`contract_spec` makes, made once (a pair becomes one matrix product)."""
     if shapes and _direct(spec, shapes):
         return lambda *arrays: np.einsum(spec, *arrays)
+    if len(shapes) == 2:
+        return _pair(spec, shapes)
+    if len(shapes) > 2:
+        return _sequence(spec, shapes)
     return lambda *arrays: contract_spec(spec, arrays)
+
+
+def _sequence(spec: str, shapes):
+    """Several operands as the pairwise contractions of the cached path, each compiled."""
+    inputs, out = spec.split("->")
+    labels, sizes = inputs.split(","), {}
+    for lab, shape in zip(labels, shapes):
+        sizes.update(zip(lab, shape))
+    path = path_info(spec, tuple(shapes)).path
+    steps = []
+    for picks in path:
+        picks = sorted(picks, reverse=True)
+        ops = [labels.pop(k) for k in picks]
+        keep = set(out).union(*labels)
+        new = "".join(dict.fromkeys(c for op in ops for c in op if c in keep))
+        sub = ",".join(ops) + "->" + new
+        steps.append((picks, compiled(sub, tuple(tuple(sizes[c] for c in op) for op in ops))))
+        labels.append(new)
+    final = None if labels[0] == out else f"{labels[0]}->{out}"
+
+    def run(*arrays):
+        arrays = list(arrays)
+        for picks, contraction in steps:
+            arrays.append(contraction(*[arrays.pop(k) for k in picks]))
+        return arrays[0] if final is None else np.einsum(final, arrays[0])
+
+    return run
+
+
+def _pair(spec: str, shapes):
+    """``A, B -> R`` as one (batched) matrix product: labels in A, B and R are batch axes,
+    labels in A and B only are summed, the rest are A's or B's free axes."""
+    (la, lb), lr = spec.split("->")[0].split(","), spec.split("->")[1]
+    if len(set(la)) < len(la) or len(set(lb)) < len(lb) or not set(lr) <= set(la) | set(lb):
+        return lambda *arrays: contract_spec(spec, arrays)
+    sizes = dict(zip(la, shapes[0])) | dict(zip(lb, shapes[1]))
+    own_a = "".join(c for c in la if c not in lb and c not in lr)  # summed within A alone
+    own_b = "".join(c for c in lb if c not in la and c not in lr)
+    batch = [c for c in lr if c in la and c in lb]
+    summed = [c for c in la if c in lb and c not in lr]
+    free_a = [c for c in la if c not in lb and c in lr]
+    free_b = [c for c in lb if c not in la and c in lr]
+    la2, lb2 = la.translate({ord(c): None for c in own_a}), lb.translate(
+        {ord(c): None for c in own_b})
+    perm_a = [la2.index(c) for c in batch + free_a + summed]
+    perm_b = [lb2.index(c) for c in batch + summed + free_b]
+    nb, nfa, ns, nfb = (math.prod(sizes[c] for c in group)
+                        for group in (batch, free_a, summed, free_b))
+    out_labels = batch + free_a + free_b
+    out_shape = tuple(sizes[c] for c in out_labels)
+    perm_r = [out_labels.index(c) for c in lr]
+    axes_a = tuple(la.index(c) for c in own_a)
+    axes_b = tuple(lb.index(c) for c in own_b)
+
+    def run(a, b):
+        if axes_a:
+            a = a.sum(axis=axes_a)
+        if axes_b:
+            b = b.sum(axis=axes_b)
+        a = a.transpose(perm_a).reshape(nb, nfa, ns)
+        b = b.transpose(perm_b).reshape(nb, ns, nfb)
+        return np.matmul(a, b).reshape(out_shape).transpose(perm_r)
+
+    return run
 
 
 @lru_cache(maxsize=1024)

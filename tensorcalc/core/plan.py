@@ -30,7 +30,7 @@ class PlanStep:
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[PlanStep, ...]
-    outputs: dict  # parameter name -> (step index, template Derivative)
+    outputs: dict  # parameter name -> (step index, template Derivative, dtype)
     largest_bytes: int
 
 
@@ -58,7 +58,7 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
     outputs = {}
     for name, g in grads.items():
         (k,) = [k for k, r in enumerate(results) if r.compact is g.factors[0].array]
-        outputs[name] = (k, g)
+        outputs[name] = (k, g, g.dtype)
     return Plan(tuple(steps), outputs, largest_bytes)
 
 
@@ -76,9 +76,9 @@ def run_plan(plan: Plan, arrays: dict) -> dict[str, Derivative]:
             total = value if total is None else total + value
         values.append(total)
     grads = {}
-    for name, (k, t) in plan.outputs.items():
+    for name, (k, t, dtype) in plan.outputs.items():
         f = t.factors[0]
-        value = readonly(values[k].astype(t.dtype, copy=False))
+        value = readonly(values[k].astype(dtype, copy=False))
         grads[name] = Derivative((Factor(value, f.labels, f.symbol),), t.out_labels,
                                  t.in_labels, t.sizes, t.of, t.wrt, _checked=True)
     return grads

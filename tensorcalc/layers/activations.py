@@ -43,7 +43,12 @@ def _sigmoid(z):
 LEAKY_SLOPE = 0.01
 
 identity = elementwise("identity", "id", lambda z: z.copy(), np.ones_like, "id'(x) = 1")
-sigmoid = elementwise("sigmoid", "sigma", _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
+def _sigmoid_prime(z):
+    s = _sigmoid(z)
+    return s * (1 - s)
+
+
+sigmoid = elementwise("sigmoid", "sigma", _sigmoid, _sigmoid_prime,
                       "sigma'(x) = sigma(x)(1 - sigma(x))")
 tanh = elementwise("tanh", "tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2,
                    "tanh'(x) = 1 - tanh(x)^2")

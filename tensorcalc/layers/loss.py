@@ -76,8 +76,10 @@ class Loss:
         if self.name == "binary_cross_entropy" and (np.any(t < 0) or np.any(t > 1)):
             raise InvalidInputError(f"binary_cross_entropy targets must be in [0, 1]; got "
                                     f"values from {t.min():g} to {t.max():g}.")
-        if self.name in ("cross_entropy", "binary_cross_entropy") and np.any(
-                ((out == 0) & (t != 0)) | ((out == 1) & (t != 1) & (self.name != "cross_entropy"))):
+        infinite = {"cross_entropy": lambda: np.any(out[t != 0] == 0),
+                    "binary_cross_entropy": lambda: np.any(out[t != 0] == 0)
+                    or np.any(out[t != 1] == 1)}.get(self.name)
+        if infinite and infinite():
             raise InvalidInputError(f"{self.name} is infinite: the output is 0 or 1 where the "
                                     f"target is not.")
         return t
