@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from peers import PEER_GRAD, PEER_JAC, load_peers, peer_grad, peer_jacobian
+from stacks import RESIDUAL_DEPTHS, stack_cases
 
 import tensorcalc as tc
 
@@ -149,8 +150,10 @@ def targets(cases: list[dict]) -> list[dict]:
                for peer in PEER_JAC.values()]
     checks += [("peak_bytes", c["case"], "shortcut", 1.5) for c in cases
                if "MLP" in c["case"]]
+    checks += [("median_s", c["case"], "shortcut", 1.5) for c in cases
+               if c["case"].startswith("stack ")]
     rows = {(c["case"], r["method"]): r for c in cases for r in c["results"]}
-    out = []
+    out = [depth_target(rows)]
     for key, case, other, limit in checks:
         a, b = (rows.get((case, m), {}).get(key) for m in ("full", other))
         value = a / b if a is not None and b else None
@@ -159,6 +162,18 @@ def targets(cases: list[dict]) -> list[dict]:
         out.append({"target": f"{what} full/{other}, {case}", "value": value, "limit": limit,
                     "status": status})
     return out
+
+
+def depth_target(rows: dict) -> dict:
+    """Linear in depth: full at the deepest residual stack over full at half that depth."""
+    deep, half = RESIDUAL_DEPTHS[-1], RESIDUAL_DEPTHS[-2]
+    times = [rows.get((f"stack residual depth {d} (dense 32, tanh) batch 16", "full"), {})
+             .get("median_s") for d in (deep, half)]
+    value = times[0] / times[1] if all(times) else None
+    limit = 2.5 * deep / (2 * half)
+    status = "skip" if value is None else "pass" if value <= limit else "miss"
+    return {"target": f"time full depth {deep} / depth {half} (linear: about {deep / half:g})",
+            "value": value, "limit": limit, "status": status}
 
 
 def print_targets(results: list[dict]) -> None:
@@ -254,7 +269,8 @@ def main(argv=None) -> int:
     dense_limit = QUICK_DENSE_LIMIT if args.quick else tc.get_dense_limit()
     old_limit = tc.set_dense_limit(dense_limit)
     try:
-        cases = backprop_cases(ops, cfg) + jacobian_cases(ops, cfg)
+        cases = (backprop_cases(ops, cfg) + stack_cases(ops, cfg, run_case, as_array)
+                 + jacobian_cases(ops, cfg))
     finally:
         tc.set_dense_limit(old_limit)
     checks = targets(cases)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.validate import _trusted, as_float_array
 from .core.derivative import Derivative
+from .core.validate import _trusted, as_float_array
 from .errors import InvalidInputError, ShapeMismatchError, TensorcalcError
 
 #: (rtol, atol) used when comparing with finite differences, by dtype. atol is scaled by the

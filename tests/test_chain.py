@@ -112,3 +112,21 @@ def test_gradient_through_dense_jacobians_is_contracted_vector_first():
     assert info.opt_cost <= 8 * n * n  # three vector-matrix products, not 2 n^3
     reference = g.dense() @ J[0].dense() @ J[1].dense() @ J[2].dense()
     np.testing.assert_allclose(C.dense(), reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("spec", ["ni,ij->nj", "ni,nj->ij", "ni,ni->i", "i,j->ij", "ij,jk->ki",
+                                  "nij,nj->ni", "abc,cd->db", "ni,nk->", "ij,k->ik",
+                                  "ij,ij->", "ni,j->nij", "ni,ij,nj->nj", "i,i,j->j",
+                                  "ab,bc,cd->ad", "nm,,m,n->n", "np,,p,n,np,nj->nj",
+                                  "ij,jk,ki->"])
+@pytest.mark.parametrize("side", [3, 40])
+def test_compiled_contractions_equal_plain_einsum(spec, side):
+    """What a compiled chain replays (one einsum, one matrix product, or a pairwise path)."""
+    from tensorcalc.core.contract import compiled
+
+    rng = np.random.default_rng(0)
+    labels = spec.split("->")[0].split(",")
+    sizes = {c: side + k for k, c in enumerate(sorted(set("".join(labels))))}
+    arrays = [rng.normal(size=[sizes[c] for c in lab]) for lab in labels]
+    got = compiled(spec, tuple(a.shape for a in arrays))(*arrays)
+    np.testing.assert_allclose(got, np.einsum(spec, *arrays), rtol=1e-10, atol=1e-10)

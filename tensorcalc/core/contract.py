@@ -113,6 +113,24 @@ def compiled(spec: str, shapes: tuple[tuple[int, ...], ...]):
     return lambda *arrays: contract_spec(spec, arrays)
 
 
+def _broadcast(la: str, lb: str, lr: str, own_a: str, own_b: str, sizes: dict):
+    """``A, B -> R`` without a summed shared label, as ``A * B`` broadcast to R's axes."""
+    def view(labels: str, own: str):
+        kept = labels.translate({ord(c): None for c in own})
+        axes = tuple(labels.index(c) for c in own)
+        perm = [kept.index(c) for c in lr if c in kept]
+        shape = [sizes[c] if c in kept else 1 for c in lr]
+
+        def arrange(x):
+            if axes:
+                x = x.sum(axis=axes)
+            return x.transpose(perm).reshape(shape)
+        return arrange
+
+    view_a, view_b = view(la, own_a), view(lb, own_b)
+    return lambda a, b: view_a(a) * view_b(b)
+
+
 def _sequence(spec: str, shapes):
     """Several operands as the pairwise contractions of the cached path, each compiled."""
     inputs, out = spec.split("->")
@@ -159,6 +177,10 @@ def _pair(spec: str, shapes):
     perm_b = [lb2.index(c) for c in batch + summed + free_b]
     nb, nfa, ns, nfb = (math.prod(sizes[c] for c in group)
                         for group in (batch, free_a, summed, free_b))
+    if not summed:  # elementwise or outer: one broadcast multiplication
+        return _broadcast(la, lb, lr, own_a, own_b, sizes)
+    if ns == 1 or nfa == nfb == 1:  # a plain reduction: no BLAS gain
+        return lambda a, b: np.einsum(spec, a, b)
     out_labels = batch + free_a + free_b
     out_shape = tuple(sizes[c] for c in out_labels)
     perm_r = [out_labels.index(c) for c in lr]

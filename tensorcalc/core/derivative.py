@@ -26,8 +26,17 @@ from . import render as _render
 from .contract import contract_terms, einsum_spec
 from .labels import fresh_labels, kind_name
 from .limits import check_dense_size
-from .term import (Factor, Term, canonical_sum, join, meet, rename_apart, structure_name,
-                   support_size, value_axes)
+from .term import (
+    Factor,
+    Term,
+    canonical_sum,
+    join,
+    meet,
+    rename_apart,
+    structure_name,
+    support_size,
+    value_axes,
+)
 from .validate import _trusted, as_float_array, readonly
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+
 def _atomic(expr: str) -> bool:
     return " " not in expr or (expr.startswith("(") and expr.endswith(")")
                                and expr.count("(") == 1)

@@ -203,16 +203,20 @@ def support_size(terms: Sequence[Term], sizes: Mapping[str, int], limit: int = 1
     total = 0
     for r in range(1, len(patterns) + 1):
         for subset in itertools.combinations(patterns, r):
-            parent = list(range(len(axes)))
-
-            def find(k: int) -> int:
-                while parent[k] != k:
-                    k = parent[k]
-                return k
-
-            for pattern in subset:
-                for k, f in enumerate(pattern):
-                    parent[find(k)] = find(f)
-            roots = {find(k) for k in range(len(axes))}
-            total += (-1) ** (r + 1) * math.prod(dims[k] for k in roots)
+            total += (-1) ** (r + 1) * math.prod(dims[k] for k in _joined_roots(subset))
     return total
+
+
+def _joined_roots(patterns) -> set[int]:
+    """One axis per class of the coarsest pattern that ties what any of ``patterns`` ties."""
+    parent = list(range(len(patterns[0])))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for pattern in patterns:
+        for k, f in enumerate(pattern):
+            parent[find(k)] = find(f)
+    return {find(k) for k in range(len(parent))}

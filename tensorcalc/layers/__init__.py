@@ -2,8 +2,16 @@
 (forward, structured local derivatives, shortcut backward), one family per module. It builds
 on the core and knows nothing of networks."""
 
-from .activations import (ACTIVATIONS, Activation, identity, leaky_relu, relu, sigmoid,
-                          softplus, tanh)
+from .activations import (
+                          ACTIVATIONS,
+                          Activation,
+                          identity,
+                          leaky_relu,
+                          relu,
+                          sigmoid,
+                          softplus,
+                          tanh,
+)
 from .base import KINDS, NAMED, Ctx, Layer, as_layer
 from .dense import Dense, linear, linear_in_out
 from .dropout import Dropout, dropout

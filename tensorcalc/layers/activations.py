@@ -14,8 +14,7 @@ from ..core.derivative import Derivative
 from ..core.term import Factor
 from ..core.validate import as_float_array
 from .base import NAMED, Ctx, Layer, register_kind, wrap
-from .primitive import (Elementwise, example_normal, example_off_kink,
-                        feature_labels, get, register)
+from .primitive import Elementwise, example_normal, example_off_kink, feature_labels, get, register
 
 
 def elementwise(name: str, short: str, f, prime, rule: str, example=None) -> Elementwise:

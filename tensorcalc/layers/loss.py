@@ -10,8 +10,7 @@ import numpy as np
 from ..errors import InvalidInputError, TensorcalcError, UnknownNameError
 from .activations import Activation
 from .base import Layer
-from .losses import (GRADIENTS, LOSSES, bce_from_logits, checks, factor, hinge_targets,
-                     prediction)
+from .losses import GRADIENTS, LOSSES, bce_from_logits, checks, factor, hinge_targets, prediction
 from .primitive import Primitive, get
 from .softmax import Softmax, log_softmax_value
 from .targets import one_hot

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.derivative import Derivative
 from ..core.chain import chain
+from ..core.derivative import Derivative
 from ..errors import TensorcalcError
 from .base import Layer, as_layer, register_kind
 from .dense import Dense

@@ -27,8 +27,17 @@ except ImportError as err:  # pragma: no cover - depends on the environment
                       "(the project's 'test' extra)") from err
 
 from ..testing import assert_gradients_match, assert_jacobian_matches, gradients_match
-from .networks import (activations, class_indices, layer_sizes, losses, networks,
-                       one_hot_targets, outputs, pairings, stacks)
+from .networks import (
+    activations,
+    class_indices,
+    layer_sizes,
+    losses,
+    networks,
+    one_hot_targets,
+    outputs,
+    pairings,
+    stacks,
+)
 from .tensors import arrays, chains, derivatives, shapes
 
 #: Name of the registered CI profile: derandomized, no deadline, too-slow check off.

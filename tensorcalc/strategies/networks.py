@@ -7,8 +7,18 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from ..layers import (ACTIVATIONS, LOSSES, Activation, BatchNorm, Dense, Dropout, LayerNorm,
-                      Loss, Residual, Softmax)
+from ..layers import (
+    ACTIVATIONS,
+    LOSSES,
+    Activation,
+    BatchNorm,
+    Dense,
+    Dropout,
+    LayerNorm,
+    Loss,
+    Residual,
+    Softmax,
+)
 from ..network import OUTPUTS, Network
 
 #: Block kinds :func:`stacks` draws from.
