@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from .core.chain import chain
-from .core.contract import path_info
+from .core.contract import ascii_spec, path_info
 from .core.derivative import Derivative
 from .core.term import Factor
 
@@ -45,6 +45,8 @@ def largest_bytes(d: Derivative) -> int:
             continue
         biggest = max(biggest, max(math.prod(s) for s in shapes))
         if len(shapes) > 2:
+            spec = ascii_spec(*[part.split(",") if k == 0 else part
+                                for k, part in enumerate(spec.split("->"))])
             biggest = max(biggest, int(path_info(spec, shapes).largest_intermediate))
     result = math.prod(d.sizes[c] for c in d.result_labels)
     return max(biggest, result) * d.dtype.itemsize

@@ -1,4 +1,4 @@
-"""The four seed examples run as scripts, exit 0 and print their closing claim."""
+"""The example scripts run as scripts, exit 0 and print their closing claim."""
 
 import subprocess
 import sys
@@ -13,6 +13,7 @@ SCRIPTS = {
     "seed001_batch.py": "batch loss and gradient are means over samples",
     "seed002_per_weight.py": "per-weight loops match the typed chain rule",
     "seed003_typed_objects.py": "every typed derivative and every chain agrees",
+    "batchnorm_closed_form.py": "the batch-norm closed form is the full chain rule, term by term",
 }
 
 

@@ -47,6 +47,22 @@ def einsum_spec(operand_labels: Sequence[Sequence[str]], result: Sequence[str]) 
     return ",".join("".join(labels) for labels in operand_labels) + "->" + "".join(result)
 
 
+_ASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def ascii_spec(operand_labels: Sequence[Sequence[str]], result: Sequence[str]) -> str:
+    """:func:`einsum_spec` with ASCII letters: numpy's einsum takes no other labels, and long
+    chains of sums run past the 52 letters in their own labels (one contraction never does).
+    Letters that are already ASCII keep their place where they can."""
+    spec = einsum_spec(operand_labels, result)
+    used = list(dict.fromkeys(c for c in spec if c not in ",->"))
+    if all(c in _ASCII for c in used):
+        return spec
+    free = iter(c for c in _ASCII if c not in used)
+    mapping = {c: (c if c in _ASCII else next(free)) for c in used}
+    return "".join(mapping.get(c, c) for c in spec)
+
+
 @lru_cache(maxsize=1024)
 def _expression(spec: str, shapes: tuple[tuple[int, ...], ...]):
     return oe.contract_expression(spec, *shapes, optimize=OPTIMIZER)
@@ -71,7 +87,7 @@ def contract(operands: Sequence[Operand], result: Sequence[str]) -> np.ndarray:
     """
     if not operands:
         return np.ones(())
-    spec = einsum_spec([labels for _, labels in operands], result)
+    spec = ascii_spec([labels for _, labels in operands], result)
     return contract_spec(spec, [arr for arr, _ in operands])
 
 
@@ -255,7 +271,7 @@ def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) 
     :func:`full_operands`)."""
     operands, out = full_operands(operands, result, sizes, dtype)
     value = contract(operands, out) if operands else np.ones((), dtype=dtype)
-    return value.astype(dtype, copy=False)
+    return np.asarray(value, dtype=dtype)
 
 
 def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray:
@@ -269,4 +285,4 @@ def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray
         if t.coef != 1.0:
             value = value * np.asarray(t.coef, dtype=dtype)
         total = value if total is None else total + value
-    return total.astype(dtype, copy=False)
+    return np.asarray(total, dtype=dtype)

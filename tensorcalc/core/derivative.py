@@ -127,6 +127,17 @@ class Derivative:
         return cls((), labels, labels, dict(zip(labels, shape)), of, wrt, _checked=True,
                    _dtype=np.dtype(dtype))
 
+    def term(self, k: int) -> Derivative:
+        """The ``k``-th term alone, as a derivative of the same variables.
+
+        >>> import numpy as np, tensorcalc as tc
+        >>> J = tc.softmax.derivative(np.zeros(2))
+        >>> J.term(1).index_notation()
+        'dp_i/dz_j = -p_i p_j'
+        """
+        return Derivative._make((self.terms[k],), _used([self.terms[k]], self.sizes), self.of,
+                                self.wrt, self._dtype or self.dtype)
+
     # ------------------------------------------------------------------ the first term
     @property
     def factors(self) -> tuple[Factor, ...]:

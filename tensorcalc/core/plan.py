@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contract import compiled, einsum_spec, full_operands
+from .contract import ascii_spec, compiled, full_operands
 from .derivative import Derivative
 from .term import Factor
 from .validate import readonly
@@ -50,7 +50,7 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
             operands, out = full_operands([(f.array, f.labels) for f in t.factors], target,
                                           joined.sizes, joined.dtype)
             sources = tuple(where.get(id(arr), ("const", arr)) for arr, _ in operands)
-            spec = einsum_spec([lab for _, lab in operands], out)
+            spec = ascii_spec([lab for _, lab in operands], out)
             terms.append((t.coef, compiled(spec, tuple(arr.shape for arr, _ in operands)),
                           sources))
         steps.append(PlanStep(tuple(terms)))
@@ -69,8 +69,9 @@ def run_plan(plan: Plan, arrays: dict) -> dict[str, Derivative]:
     for step in plan.steps:
         total = None
         for coef, contraction, sources in step.terms:
-            value = contraction(*[arrays[s[1]][s[2]] if s[0] == "local" else
-                                  values[s[1]] if s[0] == "step" else s[1] for s in sources])
+            value = np.asarray(contraction(*[arrays[s[1]][s[2]] if s[0] == "local" else
+                                             values[s[1]] if s[0] == "step" else s[1]
+                                             for s in sources]))
             if coef != 1.0:
                 value = value * np.asarray(coef, dtype=value.dtype)
             total = value if total is None else total + value

@@ -38,7 +38,7 @@ from .networks import (
     pairings,
     stacks,
 )
-from .tensors import arrays, chains, derivatives, shapes
+from .tensors import arrays, chains, derivatives, shapes, sums
 
 #: Name of the registered CI profile: derandomized, no deadline, too-slow check off.
 CI_PROFILE = "tensorcalc-ci"
@@ -48,5 +48,5 @@ settings.register_profile(CI_PROFILE, derandomize=True, deadline=None, print_blo
 __all__ = [
     "CI_PROFILE", "activations", "arrays", "assert_gradients_match", "assert_jacobian_matches",
     "chains", "class_indices", "derivatives", "gradients_match", "layer_sizes", "losses",
-    "networks", "one_hot_targets", "outputs", "pairings", "shapes", "stacks",
+    "networks", "one_hot_targets", "outputs", "pairings", "shapes", "stacks", "sums",
 ]

@@ -74,3 +74,19 @@ def chains(draw, length: int = 3):
         draw(derivatives(shape_list[k], shape_list[k + 1], of=f"y{k}", wrt=f"y{k + 1}"))
         for k in range(length)
     ]
+
+
+@st.composite
+def sums(draw, out_shape=None, in_shape=None, *, max_terms: int = 3, of: str = "y",
+         wrt: str = "x"):
+    """``(total, parts, coefficients)``: a sum ``sum_k c_k D_k`` of random derivatives of one
+    shape, built with ``+`` and scalar ``*``, with the parts it was built from."""
+    out_shape = draw(shapes()) if out_shape is None else tuple(out_shape)
+    in_shape = draw(shapes()) if in_shape is None else tuple(in_shape)
+    k = draw(st.integers(1, max_terms))
+    parts = [draw(derivatives(out_shape, in_shape, of=of, wrt=wrt)) for _ in range(k)]
+    coefs = draw(st.lists(st.sampled_from([1.0, -1.0, 0.5, 2.0]), min_size=k, max_size=k))
+    total = coefs[0] * parts[0]
+    for c, d in zip(coefs[1:], parts[1:]):
+        total = total + c * d
+    return total, parts, coefs
