@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 
-from .core.derivative import Derivative, compose
+from .core.arithmetic import compose
+from .core.derivative import Derivative
 from .core.validate import trusted
 from .errors import TensorcalcError, UnknownNameError
 from .layers import Activation, Softmax

@@ -10,7 +10,9 @@ distributes over sums: a chain of sums has one term per choice of a term from ea
 from __future__ import annotations
 
 from ..errors import TensorcalcError
-from .derivative import Derivative, compose, require_derivative
+from .arithmetic import compose
+from .checks import require_derivative
+from .derivative import Derivative
 
 
 def chain(*derivatives: Derivative) -> Derivative:

@@ -14,33 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from numbers import Real
 
 import numpy as np
 
-from ..errors import ShapeMismatchError, TensorcalcError
-from . import html as _html
+from ..errors import ShapeMismatchError
 from . import layout as _layout
-from . import matrix as _matrix
-from . import render as _render
+from .algebra import meet, used_sizes, value_axes
+from .arithmetic import Arithmetic
 from .contract import contract_terms, einsum_spec
+from .display import Rendered
 from .labels import fresh_labels, kind_name
 from .limits import check_dense_size
-from .term import (
-    Factor,
-    Term,
-    canonical_sum,
-    join,
-    meet,
-    rename_apart,
-    structure_name,
-    support_size,
-    value_axes,
-)
+from .term import Factor, Term, structure_name, support_size, validated
 from .validate import _trusted, as_float_array, readonly
 
 
-class Derivative:
+class Derivative(Arithmetic, Rendered):
     """A derivative tensor d``of``/d``wrt``, stored as a sum of einsum networks.
 
     Most users build one with :meth:`from_array`, get one from a primitive's ``derivative``
@@ -68,7 +57,7 @@ class Derivative:
                  _checked: bool = False, _dtype=None) -> None:
         term = Term(tuple(factors), "".join(out_labels), "".join(in_labels))
         if not (_checked or _trusted.get()):
-            term, sizes = _validated(term, sizes)
+            term, sizes = validated(term, sizes)
         _set(self, (term,), sizes, of, wrt, _dtype)
 
     @classmethod
@@ -135,7 +124,7 @@ class Derivative:
         >>> J.term(1).index_notation()
         'dp_i/dz_j = -p_i p_j'
         """
-        return Derivative._make((self.terms[k],), _used([self.terms[k]], self.sizes), self.of,
+        return Derivative._make((self.terms[k],), used_sizes([self.terms[k]], self.sizes), self.of,
                                 self.wrt, self._dtype or self.dtype)
 
     # ------------------------------------------------------------------ the first term
@@ -302,106 +291,6 @@ class Derivative:
         _layout.check_layout(layout)
         return _layout.to_layout(self.dense(), layout, self.out_shape, self.in_shape)
 
-    # ------------------------------------------------------------------ sums and chains
-    def __add__(self, other: object) -> Derivative:
-        if isinstance(other, Real) and other == 0:
-            return self
-        if not isinstance(other, Derivative):
-            return NotImplemented
-        if (self.out_shape, self.in_shape) != (other.out_shape, other.in_shape):
-            raise ShapeMismatchError(
-                f"cannot add {describe(self)} and {describe(other)}: a sum needs the same "
-                f"output and input shapes.")
-        mapping = rename_apart(list(other.sizes), set(self.sizes))
-        sizes = dict(self.sizes)
-        sizes.update({mapping.get(c, c): n for c, n in other.sizes.items()})
-        terms = canonical_sum(self.terms + tuple(t.relabel(mapping) for t in other.terms), sizes)
-        dtype = np.result_type(self.dtype, other.dtype)
-        return Derivative._make(terms, _used(terms, sizes), self.of, self.wrt, dtype)
-
-    __radd__ = __add__
-
-    def __mul__(self, c: object) -> Derivative:
-        if not isinstance(c, Real) or isinstance(c, bool):
-            return NotImplemented
-        terms = tuple(t.scaled(float(c)) for t in self.terms)
-        return Derivative._make(terms, self.sizes, self.of, self.wrt, self._dtype)
-
-    __rmul__ = __mul__
-
-    def __neg__(self) -> Derivative:
-        return -1 * self
-
-    def __sub__(self, other: object) -> Derivative:
-        if not isinstance(other, Derivative):
-            return NotImplemented
-        return self + (-other)
-
-    def __matmul__(self, other: Derivative) -> Derivative:
-        return compose(self, other)
-
-    # ------------------------------------------------------------------ display
-    @property
-    def index_letters(self) -> tuple[str, str]:
-        """The index letters of the output and input axes as the formulas write them (a
-        delta's input side gets a fresh letter: ``dz_i/dW_kj``)."""
-        taken = {c for t in self.terms for c in t.axis_labels} | {
-            c for t in self.terms for c in t.factor_labels}
-        letters = _render.axis_letters(self._letters, taken)
-        k = len(self.out_labels)
-        return letters[:k], letters[k:]
-
-    def _term_data(self):
-        return [(t.coef, t.out_labels, t.in_labels, [(f.symbol, f.labels) for f in t.factors])
-                for t in self.terms]
-
-    def index_notation(self) -> str:
-        """The entry formula in index notation, e.g. ``dz_i/dW_kj = a_j delta_ik``."""
-        return _render.index_notation(self.of, self.wrt, self._letters, self._term_data())
-
-    def latex(self) -> str:
-        """The entry formula as LaTeX (see :meth:`index_notation`)."""
-        return _render.latex(self.of, self.wrt, self._letters, self._term_data())
-
-    def matrix_notation(self) -> str | None:
-        """The contraction in matrix notation (``W^2T delta^2``, ``delta a^T``, ``x (.) y``,
-        ``diag(p) - p p^T``) when it is made of matrix products, transposes, outer and Hadamard
-        products; else None."""
-        terms = []
-        for t in self.terms:
-            target = "".join(t.axis_labels[r] for r in self._axes)
-            if len(set(target)) < len(target) and not (len(target) == 2 and t.out_labels):
-                return None
-            terms.append((t.coef, [(f.symbol, f.labels) for f in t.factors], target))
-        return _matrix.sum_notation(terms)
-
-    def _repr_latex_(self) -> str:
-        return f"${self.latex()}$"
-
-    def _repr_html_(self) -> str:
-        return _html.derivative_html(self)
-
-    def _repr_pretty_(self, p, cycle) -> None:
-        p.text(repr(self))
-
-    def __repr__(self) -> str:
-        def factors(t: Term) -> str:
-            return " ".join(f"{f.symbol}[{f.labels}]" for f in t.factors) or "(none)"
-
-        if len(self.terms) == 1:
-            t = self.terms[0]
-            body = (f"labels {t.out_labels or '-'}|{t.in_labels or '-'}; "
-                    f"factors {factors(t)}")
-        else:
-            body = "terms " + " ".join(
-                f"{'-' if t.coef < 0 else '+'}{'' if abs(t.coef) == 1 else f'{abs(t.coef):g}*'}"
-                f"[{t.out_labels or '-'}|{t.in_labels or '-'}: {factors(t)}]"
-                for t in self.terms)
-        zeros = self.structural_zero_fraction
-        return (f"<Derivative {self.kind} d{self.of}/d{self.wrt}: out {self.out_shape} "
-                f"in {self.in_shape}, {self.structure}, {self.nbytes_dense:,} B when dense "
-                f"({zeros:.0%} structural zeros); {body}>")
-
 
 def _set(d: Derivative, terms, sizes, of, wrt, dtype) -> None:
     object.__setattr__(d, "terms", terms)
@@ -409,86 +298,3 @@ def _set(d: Derivative, terms, sizes, of, wrt, dtype) -> None:
     object.__setattr__(d, "of", of)
     object.__setattr__(d, "wrt", wrt)
     object.__setattr__(d, "_dtype", dtype)
-
-
-def _used(terms: Sequence[Term], sizes: Mapping[str, int]) -> dict[str, int]:
-    used = set().union(*(set(t.axis_labels) | t.factor_labels for t in terms))
-    return {c: n for c, n in sizes.items() if c in used}
-
-
-def _validated(term: Term, sizes: Mapping[str, int]) -> tuple[Term, dict[str, int]]:
-    """Check a user-built term; return it with read-only copies of its arrays."""
-    sizes = {k: int(v) for k, v in sizes.items()}
-    for f in term.factors:
-        if not isinstance(f, Factor):
-            raise TensorcalcError(f"factors must be tc.Factor(array, labels, symbol); got "
-                                  f"{type(f).__name__}.")
-    labels = term.axis_labels + "".join(f.labels for f in term.factors)
-    bad = sorted({c for c in labels if not c.isalpha()})
-    if bad:
-        raise TensorcalcError(f"index labels must be single letters; got {bad}.")
-    if any(n < 0 for n in sizes.values()):
-        raise TensorcalcError(f"label sizes must be >= 0; got {sizes}.")
-    for label in term.axis_labels:
-        if label not in sizes:
-            raise TensorcalcError(f"label {label!r} has no size; sizes are {sizes}.")
-    factors = []
-    for f in term.factors:
-        arr = as_float_array(f.array, f"factor {f.symbol}")
-        if arr.ndim != len(f.labels):
-            raise TensorcalcError(f"factor {f!r} must be a Factor with one label per axis "
-                                  f"(got {len(f.labels)} labels).")
-        for label, n in zip(f.labels, arr.shape):
-            if sizes.get(label, n) != n:
-                raise ShapeMismatchError(
-                    f"factor {f.symbol} has size {n} on label {label!r}, "
-                    f"but the label has size {sizes[label]} elsewhere.")
-            sizes.setdefault(label, n)
-        # our own read-only copy: later changes to the caller's array cannot reach us
-        factors.append(Factor(readonly(np.array(arr)), f.labels, f.symbol))
-    term = Term(tuple(factors), term.out_labels, term.in_labels)
-    return term, _used([term], sizes)
-
-
-def describe(d: Derivative) -> str:
-    """``dz/da (jacobian, out (4,), in (3,))``: how errors name a derivative."""
-    return f"d{d.of}/d{d.wrt} ({d.kind}, out {d.out_shape}, in {d.in_shape})"
-
-
-def require_derivative(d: object, name: str) -> None:
-    if not isinstance(d, Derivative):
-        raise TensorcalcError(
-            f"chain() takes Derivative objects; the {name} argument is a {type(d).__name__}. "
-            f"Wrap arrays with tc.Derivative.from_array(arr, out_shape=..., in_shape=...)."
-        )
-
-
-def _check_fit(outer: Derivative, inner: Derivative) -> None:
-    require_derivative(outer, "outer")
-    require_derivative(inner, "inner")
-    if outer.in_shape == inner.out_shape:
-        return
-    hint = ""
-    if inner.in_shape == outer.out_shape:
-        hint = " The reverse order fits: chain() takes the outermost derivative first."
-    raise ShapeMismatchError(
-        f"cannot chain {describe(outer)} with {describe(inner)}: the outer derivative's input "
-        f"shape {outer.in_shape} must equal the inner derivative's output shape "
-        f"{inner.out_shape}. An inner derivative of something of shape {outer.in_shape} "
-        f"would fit.{hint}"
-    )
-
-
-def compose(outer: Derivative, inner: Derivative) -> Derivative:
-    """d(outer.of)/d(inner.wrt): every term of ``outer`` joined with every term of ``inner``
-    (the chain rule distributes over sums). Nothing is contracted."""
-    _check_fit(outer, inner)
-    mapping = rename_apart(list(inner.sizes), set(outer.sizes))
-    sizes = dict(outer.sizes)
-    sizes.update({mapping.get(c, c): n for c, n in inner.sizes.items()})
-    dtype = np.result_type(outer.dtype, inner.dtype)
-    inner_terms = [t.relabel(mapping) for t in inner.terms] if mapping else inner.terms
-    terms = [join(a, b, sizes, dtype) for a in outer.terms for b in inner_terms]
-    if len(terms) > 1:
-        terms = canonical_sum(terms, sizes)
-    return Derivative._make(tuple(terms), _used(terms, sizes), outer.of, inner.wrt, dtype)
