@@ -76,40 +76,37 @@ def _records(records) -> Iterator:
         yield from _records(rec.inner)
 
 
+def _locals(net: Network, fw, y, structured: bool) -> dict:
+    local = {}
+    if y is not None:
+        local["loss",] = (net.loss_fn.derivative(fw.output, y, names={
+            net.loss_fn.args[0]: fw.records[-1].ctx.sym["out"]}) if structured
+            else (net.loss_fn.gradient(fw.output, y),))
+    records = {rec.node.path: rec for rec in _records(fw.records)}
+    for path, wrt in net.local_keys:
+        rec = records[path]
+        layer = rec.node.layer
+        local[path, wrt] = (layer.local if structured else layer.local_arrays)(rec.ctx, wrt)
+    for rec in records.values() if net.weight_decay else ():
+        for s in rec.node.layer.decay:
+            weight, c = rec.ctx.p[s], net.weight_decay
+            local["decay", rec.node.names[s]] = (
+                decay_derivative(weight, c, rec.ctx.sym[s]) if structured
+                else (decay_factor(weight, c),))
+    return local
+
+
 def local_derivatives(net: Network, fw, y=None) -> dict:
     """Every local derivative backprop uses at this forward pass, structured, keyed by
     ``("loss",)`` (only when ``y`` is given), ``(path, wrt)`` for each layer (``wrt`` is
     ``"x"`` or a parameter symbol) and ``("decay", name)`` for weight decay."""
-    local = {}
-    if y is not None:
-        local["loss",] = net.loss_fn.derivative(
-            fw.output, y, names={net.loss_fn.args[0]: fw.records[-1].ctx.sym["out"]})
-    records = {rec.node.path: rec for rec in _records(fw.records)}
-    for path, wrt in net.local_keys:
-        rec = records[path]
-        local[path, wrt] = rec.node.layer.local(rec.ctx, wrt)
-    if net.weight_decay:
-        for rec in records.values():
-            for s in rec.node.layer.decay:
-                local["decay", rec.node.names[s]] = decay_derivative(
-                    rec.ctx.p[s], net.weight_decay, rec.ctx.sym[s])
-    return local
+    return _locals(net, fw, y, structured=True)
 
 
 def local_arrays(net: Network, fw, y) -> dict:
-    """The factor arrays of every local derivative (as :func:`local_derivatives` keys them),
+    """The factor arrays of every local derivative (keyed as :func:`local_derivatives`),
     taken straight from the layers: what a compiled chain replays."""
-    arrays = {("loss",): (net.loss_fn.gradient(fw.output, y),)}
-    records = {rec.node.path: rec for rec in _records(fw.records)}
-    for path, wrt in net.local_keys:
-        rec = records[path]
-        arrays[path, wrt] = rec.node.layer.local_arrays(rec.ctx, wrt)
-    if net.weight_decay:
-        for rec in records.values():
-            for s in rec.node.layer.decay:
-                arrays["decay", rec.node.names[s]] = (decay_factor(rec.ctx.p[s],
-                                                                   net.weight_decay),)
-    return arrays
+    return _locals(net, fw, y, structured=False)
 
 
 def _densify(d: Derivative) -> Derivative:
