@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .core.derivative import Derivative
-from .core.term import Factor
+from .core.term import Factor, Term
 from .errors import TensorcalcError
 
 #: Colour of structural zeros.
@@ -32,10 +32,12 @@ def _matplotlib():
 
 def structure_mask(d: Derivative) -> np.ndarray:
     """Boolean array of ``d.shape``: True where an entry may be non-zero, False where it is a
-    structural zero (the value of the same network with every factor replaced by ones)."""
-    ones = tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol) for f in d.factors)
-    return Derivative(ones, d.out_labels, d.in_labels, d.sizes, d.of, d.wrt,
-                      _checked=True).dense() != 0
+    structural zero (the value of the same network with every factor replaced by ones and
+    every coefficient by 1, so that terms cannot cancel)."""
+    terms = tuple(Term(tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol)
+                             for f in t.factors), t.out_labels, t.in_labels)
+                  for t in d.terms)
+    return Derivative._make(terms, d.sizes, d.of, d.wrt, d.dtype).dense() != 0
 
 
 def as_matrix(d: Derivative) -> tuple[np.ndarray, np.ndarray, int, int]:

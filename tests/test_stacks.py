@@ -206,3 +206,18 @@ def test_jacobian_of_a_layer_by_index():
     assert J.shape == (4, 4, 3) and report.ok, str(report)
     with pytest.raises(tc.TensorcalcError, match="derivative is zero"):
         tc.jacobian(net, x, of=1, wrt="W3")
+
+
+def test_plots_of_stacks_mark_the_structure_of_sums(tmp_path):
+    pytest.importorskip("matplotlib")
+    J = tc.softmax.derivative(np.array([0.3, -0.2, 1.0]))
+    from tensorcalc.plot import structure_mask
+
+    assert structure_mask(J).all()  # the diagonal term and the dense term never cancel
+    net, x, y = _bn_net(batch=3)
+    fig = tc.plot_chain(tc.explain(net, x, y, "W1"))
+    fig.savefig(tmp_path / "chain.png", dpi=40)
+    assert (tmp_path / "chain.png").stat().st_size > 1000
+    bn = [s for s in tc.backprop(net, x, y).trace if s.target == "delta^1"][0].parts[1]
+    mask = structure_mask(bn)  # (N, D, N, D): zero off the feature diagonal only
+    assert mask.sum() == 3 * 3 * 4 and mask.shape == (3, 4, 3, 4)
