@@ -44,7 +44,7 @@ def largest_bytes(d: Derivative) -> int:
         if not shapes:
             continue
         biggest = max(biggest, max(math.prod(s) for s in shapes))
-        if len(shapes) > 2:
+        if len(shapes) > 2 and not t.relations:
             spec = ascii_spec(*[part.split(",") if k == 0 else part
                                 for k, part in enumerate(spec.split("->"))])
             biggest = max(biggest, int(path_info(spec, shapes).largest_intermediate))

@@ -35,7 +35,7 @@ def structure_mask(d: Derivative) -> np.ndarray:
     structural zero (the value of the same network with every factor replaced by ones and
     every coefficient by 1, so that terms cannot cancel)."""
     terms = tuple(Term(tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol)
-                             for f in t.factors), t.out_labels, t.in_labels)
+                             for f in t.factors), t.out_labels, t.in_labels, 1.0, t.relations)
                   for t in d.terms)
     return Derivative._make(terms, d.sizes, d.of, d.wrt, d.dtype).dense() != 0
 

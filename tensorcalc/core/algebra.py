@@ -37,11 +37,14 @@ def join(outer: Term, inner: Term, sizes: Mapping[str, int], dtype) -> Term:
         return "".join(find(c) for c in labels)
 
     factors = [Factor(f.array, sub(f.labels), f.symbol) for f in outer.factors + inner.factors]
+    relations = tuple(r.relabel({c: find(c) for c in r.labels})
+                      for r in outer.relations + inner.relations)
     out_labels, in_labels = sub(outer.out_labels), sub(inner.in_labels)
-    used = {c for f in factors for c in f.labels} | set(out_labels) | set(in_labels)
+    used = ({c for f in factors for c in f.labels} | {c for r in relations for c in r.labels}
+            | set(out_labels) | set(in_labels))
     for c in sorted({find(c) for c in outer.in_labels} - used):
         factors.append(ones_sum(sizes[c], dtype))
-    return Term(tuple(factors), out_labels, in_labels, outer.coef * inner.coef)
+    return Term(tuple(factors), out_labels, in_labels, outer.coef * inner.coef, relations)
 
 
 def ones_sum(n: int, dtype) -> Factor:

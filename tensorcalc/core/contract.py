@@ -272,17 +272,3 @@ def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) 
     operands, out = full_operands(operands, result, sizes, dtype)
     value = contract(operands, out) if operands else np.ones((), dtype=dtype)
     return np.asarray(value, dtype=dtype)
-
-
-def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray:
-    """The sum over ``terms`` of each term contracted along its own path to its own labels on
-    the axes ``axes`` (a label that repeats there is a delta, expanded; a label no factor
-    carries is a constant axis, broadcast). No term is densified beyond that result."""
-    total = None
-    for t in terms:
-        target = "".join(t.axis_labels[a] for a in axes)
-        value = contract_full([(f.array, f.labels) for f in t.factors], target, sizes, dtype)
-        if t.coef != 1.0:
-            value = value * np.asarray(t.coef, dtype=dtype)
-        total = value if total is None else total + value
-    return np.asarray(total, dtype=dtype)

@@ -21,12 +21,16 @@ from ..errors import ShapeMismatchError
 from . import layout as _layout
 from .algebra import meet, used_sizes, value_axes
 from .arithmetic import Arithmetic
-from .contract import contract_terms, einsum_spec
+from .contract import einsum_spec
 from .display import Rendered
+from .evaluate import contract_terms
 from .labels import fresh_labels, kind_name
 from .limits import check_dense_size
 from .term import Factor, Term, structure_name, support_size, validated
 from .validate import _trusted, as_float_array, readonly
+
+#: Dense entries up to which the structural zeros of index relations are counted exactly.
+RELATION_COUNT_LIMIT = 1 << 22
 
 
 class Derivative(Arithmetic, Rendered):
@@ -187,9 +191,18 @@ class Derivative(Arithmetic, Rendered):
 
     @property
     def structural_zero_fraction(self) -> float:
-        """Fraction of dense entries that are zero by structure (off every term's deltas)."""
+        """Fraction of dense entries that are zero by structure (off every term's deltas and,
+        for a layer small enough to count, off its index relations)."""
         total = math.prod(self.shape)
-        return 0.0 if total == 0 else 1.0 - support_size(self.terms, self.sizes) / total
+        if total == 0:
+            return 0.0
+        if any(t.relations for t in self.terms) and total <= RELATION_COUNT_LIMIT:
+            ones = tuple(Term(tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol)
+                                    for f in t.factors), t.out_labels, t.in_labels, 1.0,
+                              t.relations) for t in self.terms)
+            dense = contract_terms(ones, tuple(range(len(self.shape))), self.sizes, np.float64)
+            return 1.0 - np.count_nonzero(dense) / total
+        return 1.0 - support_size(self.terms, self.sizes) / total
 
     @property
     def structure(self) -> str:
@@ -241,7 +254,8 @@ class Derivative(Arithmetic, Rendered):
         specs = []
         for t in self.terms:
             target = dict.fromkeys(t.axis_labels[r] for r in self._axes)
-            specs.append(einsum_spec([f.labels for f in t.factors],
+            specs.append(einsum_spec([f.labels for f in t.factors]
+                                     + [r.labels for r in t.relations],
                                      "".join(c for c in target if c in t.factor_labels)))
         return tuple(specs)
 
@@ -253,8 +267,12 @@ class Derivative(Arithmetic, Rendered):
 
     @property
     def operands(self) -> list[tuple[str, str, tuple[int, ...]]]:
-        """``(symbol, labels, shape)`` of each factor, in the order of :attr:`spec`."""
-        return [(f.symbol, f.labels, tuple(f.array.shape)) for f in self.factors]
+        """``(symbol, labels, shape)`` of each factor, in the order of :attr:`spec` (a relation
+        counts as an operand ``[i = 2o + k - 1]`` there)."""
+        return [op for t in self.terms for op in
+                [(f.symbol, f.labels, tuple(f.array.shape)) for f in t.factors]
+                + [(f"[{r.text()}]", r.labels, tuple(self.sizes[c] for c in r.labels))
+                   for r in t.relations]]
 
     @cached_property
     def compact(self) -> np.ndarray:

@@ -26,8 +26,8 @@ class Rendered:
         return letters[:k], letters[k:]
 
     def _term_data(self):
-        return [(t.coef, t.out_labels, t.in_labels, [(f.symbol, f.labels) for f in t.factors])
-                for t in self.terms]
+        return [(t.coef, t.out_labels, t.in_labels, [(f.symbol, f.labels) for f in t.factors],
+                 t.relations) for t in self.terms]
 
     def index_notation(self) -> str:
         """The entry formula in index notation, e.g. ``dz_i/dW_kj = a_j delta_ik``."""
@@ -42,6 +42,8 @@ class Rendered:
         ``diag(p) - p p^T``) when it is made of matrix products, transposes, outer and Hadamard
         products; else None."""
         terms = []
+        if any(t.relations for t in self.terms):
+            return None
         for t in self.terms:
             target = "".join(t.axis_labels[r] for r in self._axes)
             if len(set(target)) < len(target) and not (len(target) == 2 and t.out_labels):

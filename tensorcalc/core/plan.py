@@ -19,6 +19,7 @@ from .contract import ascii_spec, compiled, full_operands
 from .derivative import Derivative
 from .term import Factor
 from .validate import readonly
+from .windows import program
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
         terms = []
         for t in joined.terms:
             target = "".join(t.axis_labels[a] for a in joined._axes)
+            if t.relations:
+                sources = tuple(where.get(id(f.array), ("const", f.array)) for f in t.factors)
+                terms.append((t.coef, program(t, target, joined.sizes, joined.dtype), sources))
+                continue
             operands, out = full_operands([(f.array, f.labels) for f in t.factors], target,
                                           joined.sizes, joined.dtype)
             sources = tuple(where.get(id(arr), ("const", arr)) for arr, _ in operands)

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
 
-#: A term as plain data: (coefficient, output labels, input labels, [(symbol, labels), ...]).
-TermData = tuple[float, str, str, Sequence[tuple[str, str]]]
+#: A term as plain data: (coefficient, output labels, input labels, [(symbol, labels), ...],
+#: relations); a relation renders itself with ``text(letters)``.
+TermData = tuple
 
 
 def _fresh(taken: set[str]) -> str:
@@ -38,7 +39,7 @@ def axis_letters(axes: str, taken: set[str]) -> str:
 def _term_parts(term: TermData, letters: str, taken: set[str]):
     """(summed indices, [(symbol, indices)], deltas appended) of one term in the letters of
     the left-hand side."""
-    _, out_labels, in_labels, factors = term
+    _, out_labels, in_labels, factors, relations = term
     axes = out_labels + in_labels
     mapping: dict[str, str] = {}
     deltas = []
@@ -47,12 +48,14 @@ def _term_parts(term: TermData, letters: str, taken: set[str]):
             deltas.append(("delta", mapping[c] + letter))
         else:
             mapping[c] = letter
-    for _, labels in factors:
+    carried = [labels for _, labels in factors] + [r.labels for r in relations]
+    for labels in carried:
         for c in labels:
             if c not in mapping:
                 mapping[c] = c if c not in letters else _fresh(taken)
     parts = [(sym, "".join(mapping[c] for c in labels)) for sym, labels in factors]
-    summed = [mapping[c] for c in dict.fromkeys(c for _, labels in factors for c in labels)
+    parts += [(f"[{r.text(mapping)}]", "") for r in relations]
+    summed = [mapping[c] for c in dict.fromkeys(c for labels in carried for c in labels)
               if c not in axes]
     return summed, parts + deltas
 
@@ -66,7 +69,8 @@ def _coefficient(coef: float, first: bool) -> str:
 
 
 def _formula(of, wrt, axes, terms, lhs_fn, body_fn, sum_fn) -> str:
-    taken = {c for _, o, i, fs in terms for c in o + i + "".join(lab for _, lab in fs)}
+    taken = {c for _, o, i, fs, rs in terms
+             for c in o + i + "".join(lab for _, lab in fs) + "".join(r.labels for r in rs)}
     letters = axis_letters(axes, taken)
     k = len(terms[0][1])
     bodies = []

@@ -34,13 +34,51 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """An index relation ``[inp = c_1 l_1 + c_2 l_2 + ... + offset]``: a 0/1 pattern tying a
+    position ``inp`` to an affine combination of other labels. A convolution's or pooling
+    window's relation is ``i = s*o + d*k - p`` (one per spatial axis, see :meth:`window`); a
+    flatten's is ``f = (H W) c + W h + w``. It is kept as labels and numbers, never stored as a
+    tensor: contraction lowers it to a strided view or a strided accumulation."""
+
+    inp: str
+    parts: tuple[tuple[str, int], ...]
+    offset: int = 0
+
+    @classmethod
+    def window(cls, inp: str, out: str, tap: str, stride: int = 1, dilation: int = 1,
+               padding: int = 0) -> Relation:
+        """``[inp = stride*out + dilation*tap - padding]``."""
+        return cls(inp, ((out, stride), (tap, dilation)), -padding)
+
+    @property
+    def labels(self) -> str:
+        return "".join(c for c, _ in self.parts) + self.inp
+
+    def relabel(self, mapping: Mapping[str, str]) -> Relation:
+        get = mapping.get
+        return Relation(get(self.inp, self.inp),
+                        tuple((get(c, c), k) for c, k in self.parts), self.offset)
+
+    def text(self, names: Mapping[str, str] | None = None) -> str:
+        """``i = 2o + k - 1`` in the given letters."""
+        n = names or {}
+        terms = [f"{'' if k == 1 else k}{n.get(c, c)}" for c, k in self.parts]
+        shift = f" - {-self.offset}" if self.offset < 0 else (
+            f" + {self.offset}" if self.offset else "")
+        return f"{n.get(self.inp, self.inp)} = " + " + ".join(terms) + shift
+
+
+@dataclass(frozen=True)
 class Term:
-    """``coef`` times the product of ``factors``, indexed by ``out_labels`` then ``in_labels``."""
+    """``coef`` times the product of ``factors`` and window ``relations``, indexed by
+    ``out_labels`` then ``in_labels``."""
 
     factors: tuple[Factor, ...]
     out_labels: str
     in_labels: str
     coef: float = 1.0
+    relations: tuple[Relation, ...] = ()
 
     @property
     def axis_labels(self) -> str:
@@ -48,17 +86,21 @@ class Term:
 
     @property
     def factor_labels(self) -> set[str]:
-        return {c for f in self.factors for c in f.labels}
+        """Labels that some factor or relation carries."""
+        return {c for f in self.factors for c in f.labels} | {
+            c for r in self.relations for c in r.labels}
 
     def relabel(self, mapping: Mapping[str, str]) -> Term:
         def sub(labels: str) -> str:
             return "".join(mapping.get(c, c) for c in labels)
 
         factors = tuple(Factor(f.array, sub(f.labels), f.symbol) for f in self.factors)
-        return Term(factors, sub(self.out_labels), sub(self.in_labels), self.coef)
+        return Term(factors, sub(self.out_labels), sub(self.in_labels), self.coef,
+                    tuple(r.relabel(mapping) for r in self.relations))
 
     def scaled(self, c: float) -> Term:
-        return Term(self.factors, self.out_labels, self.in_labels, self.coef * c)
+        return Term(self.factors, self.out_labels, self.in_labels, self.coef * c,
+                    self.relations)
 
 
 def first_positions(labels: str) -> tuple[int, ...]:
@@ -75,9 +117,11 @@ def structure_name(term: Term) -> str:
     n = len(deltas)
     if n and term.out_labels == term.in_labels and len(set(term.out_labels)) == n:
         return "diagonal"
+    windows = (f", {len(term.relations)} window relation"
+               f"{'s' if len(term.relations) > 1 else ''}") if term.relations else ""
     if n:
-        return f"{n} delta{'s' if n > 1 else ''}"
-    return "dense" if len(term.factors) == 1 else "factored"
+        return f"{n} delta{'s' if n > 1 else ''}{windows}"
+    return ("dense" if len(term.factors) == 1 else "factored") + windows
 
 
 def support_size(terms: Sequence[Term], sizes: Mapping[str, int], limit: int = 12) -> int:
