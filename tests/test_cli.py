@@ -114,8 +114,8 @@ def test_explain_a_norm_parameter_and_the_grammar_in_help():
 
 
 def test_bad_stack_options_give_clear_errors():
-    proc = run("check", "--layers", "dense 4, conv 3")
-    assert proc.returncode == 2 and "unknown layer 'conv'" in proc.stderr
+    proc = run("check", "--layers", "dense 4, lstm 3")
+    assert proc.returncode == 2 and "unknown layer 'lstm'" in proc.stderr
     proc = run("check", "--layers", "dense 4, batchnorm, dense 2")
     assert proc.returncode == 2 and "--batch 2 or more" in proc.stderr
     proc = run("check", "--sizes", "3,x")

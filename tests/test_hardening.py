@@ -144,7 +144,7 @@ ROWS = [
     ("a single-output hinge target that is not a sign", lambda: tc.hinge(np.array([0.5]), 0.5),
      tc.InvalidInputError, "-1 or +1"),
     ("an unknown kind in a one-line layer spec",
-     lambda: tc.Network.stack("dense 4, conv 3", input_shape=(2,)),
+     lambda: tc.Network.stack("dense 4, lstm 3", input_shape=(2,)),
      tc.UnknownNameError, "valid kinds are"),
     ("dense backprop above the memory limit",
      lambda: tc.backprop(tc.Network.random([3000, 3000, 1]), np.ones(3000), np.ones(1),

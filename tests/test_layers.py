@@ -12,9 +12,10 @@ CASES = [(kind, batch) for kind in KINDS for batch in (None, 3)
 
 
 def _case(kind, batch):
-    net = tc.Network.stack([KINDS[kind].example()], input_shape=(4,), seed=1)
+    shape = KINDS[kind].example_input
+    net = tc.Network.stack([KINDS[kind].example()], input_shape=shape, seed=1)
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(batch, 4) if batch else 4) * 1.5 + 0.3
+    x = rng.normal(size=((batch,) if batch else ()) + shape) * 1.5 + 0.3
     return net, x
 
 

@@ -100,7 +100,7 @@ def program(term: Term, target: str, sizes: Mapping[str, int], dtype):
     placeholders = [(np.empty((0,)), lab) for lab in labels]
     operands, result = full_operands(placeholders + consts, target, sizes, dtype)
     extra = [arr for arr, _ in operands[len(labels):]]
-    shapes = [tuple(sizes[c] for c in lab) for _, lab in operands]
+    shapes = [tuple(sizes[c] for c in lab) for lab in labels] + [arr.shape for arr in extra]
     contraction = compiled(ascii_spec([lab for _, lab in operands], result), tuple(shapes))
     n_factors = len(term.factors)
     scatter_steps = []

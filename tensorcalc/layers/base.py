@@ -48,6 +48,8 @@ class Layer:
     decay: tuple[str, ...] = ()
     #: True for blocks that wrap a stack (``residual(...)`` in the one-line grammar).
     takes_stack: ClassVar[bool] = False
+    #: The input shape of one sample that the registry's tests place :meth:`example` after.
+    example_input: ClassVar[tuple[int, ...]] = (4,)
     #: One line of mathematics per derivative: ``"x"`` and each parameter symbol.
     formulas: ClassVar[Mapping[str, str]] = {}
 
@@ -68,6 +70,10 @@ class Layer:
 
     def forward(self, x: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, object]:
         raise NotImplementedError
+
+    def forward_in(self, x: np.ndarray, p: Mapping[str, np.ndarray], in_shape: tuple[int, ...]):
+        """:meth:`forward` for a kind that needs the shape of one sample (pooling, flatten)."""
+        return self.forward(x, p)
 
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         """d(output)/d(``wrt``) at this call, structured."""

@@ -61,18 +61,20 @@ class Primitive:
     formulas: Mapping[str, str]
     example: Callable[[np.random.Generator, int | None], tuple] = field(repr=False)
 
-    def __call__(self, *args):
-        return self.value(*args)
+    def __call__(self, *args, **options):
+        return self.value(*args, **options)
 
-    def derivative(self, *args, wrt: str | None = None, names: Mapping[str, str] | None = None):
-        """The local derivative d(out)/d(``wrt``) at ``args`` as a :class:`Derivative`."""
+    def derivative(self, *args, wrt: str | None = None, names: Mapping[str, str] | None = None,
+                   **options):
+        """The local derivative d(out)/d(``wrt``) at ``args`` (and keyword ``options`` such as
+        a convolution's ``stride``) as a :class:`Derivative`."""
         wrt = wrt or next(iter(self.derivatives))
         if wrt not in self.derivatives:
             raise UnknownNameError(
                 f"{self.name} is differentiated with respect to {', '.join(self.derivatives)}, "
                 f"not {wrt!r}."
             )
-        return self.derivatives[wrt](self.symbols(names), *args)
+        return self.derivatives[wrt](self.symbols(names), *args, **options)
 
     def symbols(self, names: Mapping[str, str] | None = None) -> dict[str, str]:
         """The display symbol of each argument and of ``"out"``, with ``names`` applied."""

@@ -37,7 +37,7 @@ def run(nodes: Sequence[Node], params: Mapping[str, np.ndarray], x: np.ndarray,
             y, cache = x + inner[-1].ctx.y, None
         else:
             inner = ()
-            y, cache = node.layer.forward(x, p)
+            y, cache = node.layer.forward_in(x, p, node.in_shape)
         records.append(Record(node, Ctx(x, y, cache, p, node.sym, batched), inner))
         x = y
     return records
