@@ -157,7 +157,7 @@ def compare(net: Network, x, y, methods=METHODS) -> Report:
         except MemoryLimitError as err:
             refused[m] = str(err).split(". ")[0]
     xs = net.check_input(x)
-    samples = xs.shape[0] if xs.ndim == 2 else 1
+    samples = xs.shape[0] if xs.ndim > len(net.input_shape) else 1
     loss = results["full"].loss
     rows = [_row(name, results, net.dtype, value, loss) for name, value in net.params.items()]
     return Report(repr(net), samples, str(net.dtype), results["full"].loss, rows, results, refused)

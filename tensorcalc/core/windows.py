@@ -3,7 +3,8 @@
 A relation whose input position ``i`` is summed is lowered to a strided view of the one factor
 that carries ``i`` (im2col as a view: the axis ``i`` becomes the axes ``o, k``, no copy beyond the
 padding). A relation whose ``i`` is kept in the result is applied last as a strided accumulation
-(col2im): the rest is contracted to labels ``o, k`` in place of ``i`` and added into ``i``. Only
+(col2im): the rest is contracted to labels ``o, k`` in place of ``i`` (a factor that carries
+``i`` too is read through the same view) and added into ``i``. Only
 a relation that neither applies to (a chain of relations, or ``dense()`` asking for ``o`` and
 ``i`` together) is expanded to its 0/1 pattern, which has O*K*I entries for one spatial axis.
 """
@@ -92,7 +93,11 @@ def program(term: Term, target: str, sizes: Mapping[str, int], dtype):
             windows.append((j, labels[j].index(r.inp), r))
             labels[j] = labels[j].replace(r.inp, parts)
         elif (r.inp in target and target.count(r.inp) == 1 and not set(parts) & set(target)
-              and not set(parts) & others(r)):
+              and not set(parts) & others(r)
+              and not any(set(parts) & set(labels[j]) for j in carriers)):
+            for j in carriers:  # a factor that also carries i is read at i = s*o + d*k - p
+                windows.append((j, labels[j].index(r.inp), r))
+                labels[j] = labels[j].replace(r.inp, parts)
             scatters.append(r)
             target = target.replace(r.inp, parts)
         else:

@@ -30,6 +30,8 @@ from ..testing import assert_gradients_match, assert_jacobian_matches, gradients
 from .networks import (
     activations,
     class_indices,
+    conv_layers,
+    conv_stacks,
     layer_sizes,
     losses,
     networks,
@@ -47,6 +49,7 @@ settings.register_profile(CI_PROFILE, derandomize=True, deadline=None, print_blo
 
 __all__ = [
     "CI_PROFILE", "activations", "arrays", "assert_gradients_match", "assert_jacobian_matches",
-    "chains", "class_indices", "derivatives", "gradients_match", "layer_sizes", "losses",
-    "networks", "one_hot_targets", "outputs", "pairings", "shapes", "stacks", "sums",
+    "chains", "class_indices", "conv_layers", "conv_stacks", "derivatives", "gradients_match",
+    "layer_sizes", "losses", "networks", "one_hot_targets", "outputs", "pairings", "shapes",
+    "stacks", "sums",
 ]
