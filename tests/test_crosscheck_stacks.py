@@ -40,9 +40,32 @@ def _forward(layers, params, names, x):
                              eps=layer.eps)
         elif isinstance(layer, tc.Dropout):
             x = x * torch.as_tensor(dropout_mask(tuple(x.shape), layer.p, layer.seed))
+        elif isinstance(layer, tc.layers.Conv):
+            K = params[f"K{name}"]
+            conv = F.conv2d if K.ndim == 4 else F.conv1d
+            kernel, stride, padding, dilation = layer.options
+            single = x.ndim == K.ndim - 1
+            x = conv(x[None] if single else x, K, params.get(f"b{name}"), stride, padding,
+                     dilation)
+            x = x[0] if single else x
+        elif isinstance(layer, (tc.MaxPool1d, tc.AvgPool1d)):
+            x = _pool(layer, x, x.ndim - 1 - (not _flat_single[0]))
+        elif isinstance(layer, tc.Flatten):
+            x = x.reshape(-1) if _flat_single[0] else x.reshape(x.shape[0], -1)
         else:  # a residual block
             x = x + _forward(layer.layers, params, name, x)
     return x
+
+
+_flat_single = [False]  # whether the current input is one sample (no batch axis)
+
+
+def _pool(layer, x, dims):
+    pool = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("avg", 1): F.avg_pool1d,
+            ("avg", 2): F.avg_pool2d}[layer.pool, dims]
+    single = _flat_single[0]
+    y = pool(x[None] if single else x, layer.kernel_size, layer.stride)
+    return y[0] if single else y
 
 
 def _numbering(nodes):
@@ -84,12 +107,13 @@ def _loss(net, out, y):
 
 
 def torch_gradients(net, x, y):
+    _flat_single[0] = np.ndim(x) == len(net.input_shape)
     params = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
     numbers = _numbering(net.nodes)
     out = _forward(net.layers, params, numbers, torch.as_tensor(x))
     total = _loss(net, out, y)
     total = total + net.weight_decay * sum(torch.sum(p ** 2) for k, p in params.items()
-                                           if k.startswith("W"))
+                                           if k[0] in "WK")
     total.backward()
     return float(total.detach()), {k: p.grad.numpy() for k, p in params.items()}
 
@@ -142,3 +166,27 @@ def test_each_option_matches_torch(what, decay):
     _assert_matches_torch(net, x, y)
     if what != "batchnorm":
         _assert_matches_torch(net, x[0], y[0])
+
+
+@settings(max_examples=40)
+@given(tcs.conv_stacks(max_size=9))
+def test_drawn_cnns_match_torch(case):
+    _assert_matches_torch(*case)
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_cnn_values_and_jacobian_by_the_image_match_torch(batch):
+    from torch.func import jacrev
+
+    net = tc.Network.stack("conv 3 3 s2 p1, relu, maxpool 2, conv 4 2 d2, tanh, avgpool 1, "
+                           "flatten, dense 5", loss="nll", input_shape=(2, 16, 15), seed=3)
+    x = np.random.default_rng(0).normal(size=((batch,) if batch else ()) + (2, 16, 15))
+    _flat_single[0] = batch is None
+    params = {k: torch.tensor(v) for k, v in net.params.items()}
+    numbers = _numbering(net.nodes)
+    logits = _forward(net.layers, params, numbers, torch.as_tensor(x))
+    np.testing.assert_allclose(net(x), logits.numpy(), rtol=1e-12, atol=1e-13)
+    ref = jacrev(lambda v: _forward(net.layers, params, numbers, v))(torch.as_tensor(x))
+    ours = tc.jacobian(net, x)
+    assert ours.shape == tuple(ref.shape)
+    np.testing.assert_allclose(ours.dense(), ref.numpy(), rtol=1e-10, atol=1e-12)
