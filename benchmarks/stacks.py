@@ -31,8 +31,9 @@ def deep_residual_net(depth: int):
                             loss="cross_entropy", input_shape=(32,), seed=0)
 
 
-def _torch_forward(torch, net, params, x):
-    """The same stack in torch, from the layers' configurations."""
+def _torch_forward(torch, net, params, x, logits=False):
+    """The same stack in torch, from the layers' configurations (log-probabilities, or the
+    logits before a final softmax)."""
     F = torch.nn.functional
 
     def run(layers, names, x):
@@ -46,8 +47,16 @@ def _torch_forward(torch, net, params, x):
                                  training=True)
             elif isinstance(layer, tc.Residual):
                 x = x + run(layer.layers, name, x)
+            elif isinstance(layer, tc.Conv2d.__mro__[1]):
+                single = x.ndim == 3
+                x = F.conv2d(x[None] if single else x, params[f"K{name}"], params[f"b{name}"])
+                x = x[0] if single else x
+            elif isinstance(layer, tc.MaxPool2d):
+                x = F.max_pool2d(x, layer.kernel_size)
+            elif isinstance(layer, tc.Flatten):
+                x = x.reshape(x.shape[0], -1) if x.ndim == 4 else x.reshape(-1)
             elif isinstance(layer, tc.Softmax):
-                x = torch.log_softmax(x, -1)  # cross-entropy on log-probabilities
+                x = x if logits else torch.log_softmax(x, -1)  # cross-entropy on log p
             else:
                 x = {"relu": torch.relu, "tanh": torch.tanh}[layer.primitive.name](x)
         return x
@@ -58,6 +67,18 @@ def _torch_forward(torch, net, params, x):
                 for n in nodes]
 
     return run(net.layers, numbering(net.nodes), x)
+
+
+def lenet():
+    return tc.Network.stack("conv 8 3, relu, maxpool 2, conv 16 3, relu, maxpool 2, flatten, "
+                            "dense 10, softmax", loss="cross_entropy", input_shape=(1, 28, 28),
+                            seed=0)
+
+
+def lenet_logits(torch, net):
+    """The logits of the LeNet-like network as a torch function of one image."""
+    params = {k: torch.tensor(v) for k, v in net.params.items()}
+    return lambda x: _torch_forward(torch, net, params, x, logits=True)
 
 
 def torch_backward(torch, net, x, onehot):
@@ -81,14 +102,32 @@ def stack_cases(ops: dict, cfg, run_case, as_array) -> list[dict]:
             ("batchnorm [256, 256, 256, 10]", batchnorm_net(), 64)]
     nets += [(f"residual depth {d} (dense 32, tanh)", deep_residual_net(d), 16)
              for d in RESIDUAL_DEPTHS]
+    nets.append(("LeNet-like on 1x28x28", lenet(), 32))
     cases = []
     for name, net, batch in nets:
-        x = rng.normal(size=(batch, net.input_shape[0]))
+        x = rng.normal(size=(batch,) + net.input_shape)
         y = rng.integers(10, size=batch)
-        fns = {m: partial(tc.backprop, net, x, y, method=m) for m in ("full", "shortcut")}
+        methods = ("full", "shortcut") + (("dense",) if "LeNet" in name else ())
+        fns = {m: partial(tc.backprop, net, x, y, method=m) for m in methods}
         if "torch" in ops:
             fns["torch backward"] = torch_backward(ops["torch"].lib, net, x, np.eye(10)[y])
         ref = as_array(tc.backprop(net, x, y, method="shortcut"))
         cases.append(run_case(f"stack {name} batch {batch}", fns, "shortcut", cfg,
                               {"full", "shortcut"}, ref))
     return cases
+
+
+def lenet_jacobian_case(ops: dict, cfg, run_case) -> list[dict]:
+    """The Jacobian of the LeNet logits by one input image, against torch.func.jacrev."""
+    net = lenet()
+    x = np.random.default_rng(2).normal(size=(1, 28, 28))
+    fns = {"full": lambda: tc.jacobian(net, x, of="logits").dense()}
+    if "torch" in ops:
+        torch = ops["torch"].lib
+        from torch.func import jacrev
+
+        f, xt = lenet_logits(torch, net), torch.tensor(x)
+        fns["torch.func.jacrev"] = lambda: jacrev(f)(xt)
+    baseline = "torch.func.jacrev" if "torch" in ops else "full"
+    return [run_case("Jacobian d logits / d image, LeNet-like 1 sample", fns, baseline, cfg,
+                     {"full"}, fns["full"]())]

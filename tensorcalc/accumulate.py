@@ -31,6 +31,10 @@ class Step:
     rule: str = "chain"
 
 
+def _relational(d: Derivative) -> bool:
+    return any(t.relations for t in d.terms)
+
+
 def gradient_name(symbol: str) -> str:
     """``delta^2`` for a dense layer's output ``z^2``, ``dC/d<symbol>`` otherwise."""
     return "delta^" + symbol[2:] if symbol.startswith("z^") else f"dC/d{symbol}"
@@ -131,7 +135,12 @@ class Accumulation:
                     return None, ""
                 parts, text = [g, self.local[node.path, "x"]], layer.input_text(delta, ctx)
             elif node.need_input:
-                parts = parts + [self.local[node.path, "x"]]
+                local = self.local[node.path, "x"]
+                if _relational(local) and any(_relational(p) for p in parts[1:]):
+                    # two index relations in one step would compose; contract the first here
+                    g = self.step(gradient_name(node.sym["out"]), parts, text)
+                    parts, text = [g], g.factors[0].symbol
+                parts = parts + [local]
                 text = layer.input_text(text, ctx)
             else:
                 return None, ""

@@ -21,7 +21,14 @@ from .network import Network
 
 
 def chain_collapsing(parts: list[Derivative]) -> Derivative:
-    """``chain(*parts)``, contracting a sum into one factor when that is no bigger than it."""
+    """``chain(*parts)``, contracting a sum into one factor when that is no bigger than it, and
+    contracting from the outside in where index relations would chain (each step then lowers
+    one relation to a strided accumulation, as backprop does)."""
+    if any(t.relations for d in parts for t in d.terms):
+        result = parts[0]
+        for inner in parts[1:]:
+            result = compose(result, inner).contracted(f"d{result.of}/d{inner.wrt}")
+        return result
     result = parts[-1]
     for outer in reversed(parts[:-1]):
         result = compose(outer, result)

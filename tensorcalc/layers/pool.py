@@ -140,20 +140,29 @@ class _Pool(Layer):
 
     def forward_in(self, x, p, in_shape):
         kernel, stride = self._geometry(len(in_shape) - 1)
+        if self.pool == "max":  # keep the selection: the derivative and the shortcut use it
+            selection = max_selection(x, kernel, stride)
+            lead = x.ndim - len(kernel)
+            taps = tuple(lead + 2 * a + 1 for a in range(len(kernel)))
+            return np.sum(selection * pool_windows(x, kernel, stride), axis=taps), selection
         return pool_value(self.pool, x, kernel, stride), None
 
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         kernel, stride = self._geometry(self._dims(ctx))
         return pool_derivative(self.pool, ctx.x, kernel, stride,
-                               {"x": ctx.sym["in"], "out": ctx.sym["out"]})
+                               {"x": ctx.sym["in"], "out": ctx.sym["out"]}, ctx.cache)
+
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        if self.pool == "max":
+            return (ctx.cache,)
+        return tuple(f.array for f in self.local(ctx, wrt).factors)
 
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         dims = self._dims(ctx)
         kernel, stride = self._geometry(dims)
         lead = g.ndim - dims
         if self.pool == "max":  # route the gradient to each window's maximum
-            sel = max_selection(ctx.x, kernel, stride)
-            t = sel * np.expand_dims(g, tuple(lead + 2 * a + 1 for a in range(dims)))
+            t = ctx.cache * np.expand_dims(g, tuple(lead + 2 * a + 1 for a in range(dims)))
         else:  # spread it evenly over the window
             t = np.broadcast_to(np.expand_dims(g, tuple(lead + 2 * a + 1 for a in range(dims))),
                                 g.shape[:lead] + tuple(n for a in range(dims) for n in
