@@ -98,6 +98,10 @@ def test_explain_plot_to_a_bad_path_is_a_clear_error(tmp_path):
     ["--sizes", "5,7,3", "--loss", "squared_error", "--scale", "0.5", "--reduction", "sum",
      "--batch", "2"],
     ["--sizes", "4", "3", "--loss", "binary_cross_entropy"],
+    ["--layers", "conv 4 3, relu, maxpool 2, flatten, dense 10, softmax", "--input", "1", "8",
+     "8", "--loss", "cross_entropy", "--batch", "2"],
+    ["--layers", "conv 2 3 s2 p1 d2, tanh, avgpool 2, flatten, dense 3", "--input", "2", "11",
+     "--loss", "nll"],
 ])
 def test_check_stacks_and_losses(options):
     proc = run("check", *options)

@@ -14,6 +14,7 @@ SCRIPTS = {
     "seed002_per_weight.py": "per-weight loops match the typed chain rule",
     "seed003_typed_objects.py": "every typed derivative and every chain agrees",
     "batchnorm_closed_form.py": "the batch-norm closed form is the full chain rule, term by term",
+    "seed000_cnn.py": "the CNN's shortcuts are the full chain rule",
 }
 
 

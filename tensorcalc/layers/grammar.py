@@ -5,10 +5,13 @@ spaces; a residual block wraps a stack in parentheses:
 
     dense 16, relu, batchnorm, dense 10, softmax
     dense 8 in_out, residual(dense 8, layernorm, relu), dropout 0.2 3, dense 2 nobias
+    conv 4 3, relu, maxpool 2, flatten, dense 10, softmax
 
 Kinds: ``dense N [nobias] [in_out]``, an activation name (``relu``, ``tanh``, ...),
 ``softmax``, ``batchnorm [eps]``, ``layernorm [eps]``, ``dropout P [seed]``,
-``residual(...)``.
+``residual(...)``, ``conv C K [sS] [pP] [dD] [nobias]`` (C kernels of size K, stride S,
+padding P, dilation D; ``3x2`` gives one value per axis; 1 or 2 spatial axes from the input
+shape), ``maxpool K [sS]``, ``avgpool K [sS]``, ``flatten``.
 """
 
 from __future__ import annotations
