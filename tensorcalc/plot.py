@@ -115,6 +115,13 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
             matrix, mmask, rb, cb = values, mask, 0, 0
             ylabel = f"{d.wrt} index [{d.in_labels[0]}]"
             xlabel = f"{d.wrt} index [{d.in_labels[1]}]"
+        elif d.out_shape == () and len(d.in_shape) == 4:  # a kernel gradient, in K's shape
+            c_out, c_in, kh, kw = d.in_shape
+            matrix = values.transpose(0, 2, 1, 3).reshape(c_out * kh, c_in * kw)
+            mmask = mask.transpose(0, 2, 1, 3).reshape(c_out * kh, c_in * kw)
+            rb, cb = kh, kw
+            ylabel = f"{d.wrt}: output channel, then kernel row"
+            xlabel = f"{d.wrt}: input channel, then kernel column"
         fig = Figure(figsize=figsize or (5.5, 4.2), layout="constrained")
         ax = fig.subplots()
         image = _draw(ax, matrix, mmask, vmax, row_block=rb, col_block=cb)

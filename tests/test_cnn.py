@@ -95,3 +95,17 @@ def test_bad_cnn_input(call, phrase):
     with pytest.raises(tc.TensorcalcError) as info:
         call()
     assert phrase in str(info.value)
+
+
+def test_plots_of_a_conv_jacobian_and_a_kernel_gradient(tmp_path):
+    pytest.importorskip("matplotlib")
+    net = tc.Network.stack("conv 2 3, relu, flatten, dense 3", input_shape=(2, 5, 5), seed=0)
+    x = np.random.default_rng(0).normal(size=(2, 5, 5))
+    g = tc.backprop(net, x, np.zeros(3))
+    ax = tc.plot(g["K1"]).axes[0]
+    assert ax.images[0].get_array().shape == (2 * 3, 2 * 3)  # (C_out kh, C_in kw) blocks
+    rec = net.forward(x).records[0]
+    fig = tc.plot(rec.node.layer.local(rec.ctx, "x"))
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (2 * 3 * 3, 2 * 5 * 5) and shown.mask.mean() > 0.5  # grey zeros
+    fig.savefig(tmp_path / "conv.png", dpi=40)
