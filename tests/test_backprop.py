@@ -2,40 +2,23 @@
 
 import numpy as np
 import pytest
+from _agree import assert_exact_methods_agree, assert_full_matches_numeric
 from hypothesis import given, settings
 
 import tensorcalc as tc
 from tensorcalc import strategies as tcs
 
 
-def _max_rel(a, b):
-    scale = max(float(np.max(np.abs(b))), 1e-300)
-    return float(np.max(np.abs(a - b))) / scale
-
-
 @settings(max_examples=900)
 @given(tcs.networks())
 def test_full_dense_shortcut_agree_to_rounding(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for method in ("dense", "shortcut"):
-        other = tc.backprop(net, x, y, method)
-        assert list(other) == list(net.params)
-        for name, value in net.params.items():
-            assert full[name].shape == value.shape
-            a, b = other[name].dense(), full[name].dense()
-            assert np.max(np.abs(a - b)) <= 1e-10 * max(np.max(np.abs(b)), 1e-3), (method, name)
+    assert_exact_methods_agree(*case)
 
 
 @settings(max_examples=150)
 @given(tcs.networks(max_width=8, max_batch=4))
 def test_full_matches_finite_differences(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for name, value in net.params.items():
-        report = tc.check_derivative(
-            full[name], lambda v, n=name: net.with_param(n, v).loss(x, y), value)
-        assert report.ok, f"{name} of {net}\n{report}"
+    assert_full_matches_numeric(*case)
 
 
 def test_seed003_network_by_hand():

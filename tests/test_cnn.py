@@ -5,37 +5,23 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _agree import assert_exact_methods_agree, assert_full_matches_numeric
 from hypothesis import given, settings
 
 import tensorcalc as tc
 from tensorcalc import strategies as tcs
 
 
-def _max_rel(a, b):
-    return float(np.max(np.abs(a - b), initial=0.0)) / max(float(np.max(np.abs(b),
-                                                                          initial=0.0)), 1e-3)
-
-
 @settings(max_examples=120)
 @given(tcs.conv_stacks())
 def test_full_dense_shortcut_agree_on_cnns(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for method in ("dense", "shortcut"):
-        other = tc.backprop(net, x, y, method)
-        for name in net.params:
-            assert _max_rel(other[name].dense(), full[name].dense()) <= 1e-10, (method, name, net)
+    assert_exact_methods_agree(*case)
 
 
 @settings(max_examples=40)
 @given(tcs.conv_stacks(max_size=8, max_channels=3, max_batch=2))
 def test_full_matches_finite_differences_on_cnns(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for name, value in net.params.items():
-        report = tc.check_derivative(
-            full[name], lambda v, n=name: net.with_param(n, v).loss(x, y), value)
-        assert report.ok, f"{name} of {net}\n{report}"
+    assert_full_matches_numeric(*case)
 
 
 def test_rot180_full_convolution_is_the_chain_rule():

@@ -3,38 +3,23 @@ each option against an independent reference (closed forms written out here in n
 
 import numpy as np
 import pytest
+from _agree import assert_exact_methods_agree, assert_full_matches_numeric
 from hypothesis import given, settings
 
 import tensorcalc as tc
 from tensorcalc import strategies as tcs
 
 
-def _max_rel(a, b):
-    return float(np.max(np.abs(a - b), initial=0.0)) / max(float(np.max(np.abs(b),
-                                                                          initial=0.0)), 1e-3)
-
-
 @settings(max_examples=200)
 @given(tcs.stacks())
 def test_full_dense_shortcut_agree_on_every_kind(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for method in ("dense", "shortcut"):
-        other = tc.backprop(net, x, y, method)
-        assert list(other) == list(net.params)
-        for name in net.params:
-            assert _max_rel(other[name].dense(), full[name].dense()) <= 1e-10, (method, name, net)
+    assert_exact_methods_agree(*case)
 
 
 @settings(max_examples=80)
 @given(tcs.stacks(max_depth=3, max_width=5, max_batch=4))
 def test_full_matches_finite_differences_on_every_kind(case):
-    net, x, y = case
-    full = tc.backprop(net, x, y, "full")
-    for name, value in net.params.items():
-        report = tc.check_derivative(
-            full[name], lambda v, n=name: net.with_param(n, v).loss(x, y), value)
-        assert report.ok, f"{name} of {net}\n{report}"
+    assert_full_matches_numeric(*case)
 
 
 @settings(max_examples=30)

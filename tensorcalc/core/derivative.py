@@ -23,14 +23,11 @@ from .algebra import meet, used_sizes, value_axes
 from .arithmetic import Arithmetic
 from .contract import einsum_spec
 from .display import Rendered
-from .evaluate import contract_terms
+from .evaluate import contract_terms, structural_zero_fraction
 from .labels import fresh_labels, kind_name
 from .limits import check_dense_size
-from .term import Factor, Term, structure_name, support_size, validated
+from .term import Factor, Term, structure_name, validated
 from .validate import _trusted, as_float_array, readonly
-
-#: Dense entries up to which the structural zeros of index relations are counted exactly.
-RELATION_COUNT_LIMIT = 1 << 22
 
 
 class Derivative(Arithmetic, Rendered):
@@ -193,16 +190,7 @@ class Derivative(Arithmetic, Rendered):
     def structural_zero_fraction(self) -> float:
         """Fraction of dense entries that are zero by structure (off every term's deltas and,
         for a layer small enough to count, off its index relations)."""
-        total = math.prod(self.shape)
-        if total == 0:
-            return 0.0
-        if any(t.relations for t in self.terms) and total <= RELATION_COUNT_LIMIT:
-            ones = tuple(Term(tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol)
-                                    for f in t.factors), t.out_labels, t.in_labels, 1.0,
-                              t.relations) for t in self.terms)
-            dense = contract_terms(ones, tuple(range(len(self.shape))), self.sizes, np.float64)
-            return 1.0 - np.count_nonzero(dense) / total
-        return 1.0 - support_size(self.terms, self.sizes) / total
+        return structural_zero_fraction(self.terms, self.sizes, self.shape)
 
     @property
     def structure(self) -> str:

@@ -3,11 +3,13 @@ lowered by :mod:`tensorcalc.core.windows`), the results added."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from .contract import contract_full
+from .term import Factor, Term, support_size
 from .windows import program
 
 
@@ -26,3 +28,23 @@ def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray
             value = value * np.asarray(t.coef, dtype=dtype)
         total = value if total is None else total + value
     return np.asarray(total, dtype=dtype)
+
+
+#: Dense entries up to which the structural zeros of index relations are counted exactly.
+RELATION_COUNT_LIMIT = 1 << 22
+
+
+def structural_zero_fraction(terms, sizes: dict, shape: tuple[int, ...]) -> float:
+    """Fraction of the dense entries that no term can make non-zero: off the union of the
+    terms' delta patterns, and off their relations where the tensor is small enough to count
+    (the network evaluated with ones for every factor)."""
+    total = math.prod(shape)
+    if total == 0:
+        return 0.0
+    if any(t.relations for t in terms) and total <= RELATION_COUNT_LIMIT:
+        ones = tuple(Term(tuple(Factor(np.ones(f.array.shape), f.labels, f.symbol)
+                                for f in t.factors), t.out_labels, t.in_labels, 1.0,
+                          t.relations) for t in terms)
+        dense = contract_terms(ones, tuple(range(len(shape))), sizes, np.float64)
+        return 1.0 - np.count_nonzero(dense) / total
+    return 1.0 - support_size(terms, sizes) / total

@@ -13,56 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.derivative import Derivative
-from ..core.term import Factor, Relation, Term
+from ..core.term import Factor, Term
 from ..core.validate import as_float_array
-from ..core.windows import window_view
 from ..errors import ShapeMismatchError, TensorcalcError
 from .base import Ctx, Layer, register_kind
 from .primitive import Primitive, register
-
-OUT, TAP, INP = "op", "kl", "ij"  # labels of output positions, kernel taps, input positions
-
-
-def per_axis(value, dims: int, name: str, low: int) -> tuple[int, ...]:
-    """An int or a tuple of ``dims`` ints, each at least ``low``."""
-    values = (value,) * dims if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(values) != dims or not all(isinstance(v, (int, np.integer)) and v >= low
-                                      for v in values):
-        raise TensorcalcError(f"{name} must be an int >= {low} or {dims} of them; got {value!r}.")
-    return tuple(int(v) for v in values)
-
-
-def out_size(n: int, k: int, s: int, d: int, p: int) -> int:
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-class Geometry:
-    """Stride, padding and dilation per spatial axis, and the relations they make."""
-
-    def __init__(self, dims: int, stride=1, padding=0, dilation=1) -> None:
-        self.dims = dims
-        self.stride = per_axis(stride, dims, "stride", 1)
-        self.padding = per_axis(padding, dims, "padding", 0)
-        self.dilation = per_axis(dilation, dims, "dilation", 1)
-
-    def relations(self) -> tuple[Relation, ...]:
-        return tuple(Relation.window(INP[a], OUT[a], TAP[a], self.stride[a], self.dilation[a],
-                                     self.padding[a]) for a in range(self.dims))
-
-    def out_shape(self, spatial, kernel) -> tuple[int, ...]:
-        return tuple(out_size(n, k, s, d, p) for n, k, s, d, p in
-                     zip(spatial, kernel, self.stride, self.dilation, self.padding))
-
-    def sizes(self, spatial, kernel) -> dict[str, int]:
-        sizes = dict(zip(INP, spatial)) | dict(zip(TAP, kernel))
-        return sizes | dict(zip(OUT, self.out_shape(spatial, kernel)))
-
-    def windows(self, x: np.ndarray, kernel) -> np.ndarray:
-        """x (N, C, *S) as (N, C, o0, k0, o1, k1, ...): every window, as a strided view."""
-        sizes = self.sizes(x.shape[2:], kernel)
-        for a, r in reversed(list(enumerate(self.relations()))):
-            x = window_view(x, 2 + a, r, sizes)
-        return x
+from .windowing import INP, OUT, TAP, Geometry, axis_value, axis_word, per_axis
 
 
 def _spec(dims: int) -> str:
@@ -269,8 +225,8 @@ class Conv(Layer):
 
     def spec(self) -> str:
         kernel_size, stride, padding, dilation = self.options
-        words = [self.kind, str(self.out_channels), _word(kernel_size)]
-        words += [f"{k}{_word(v)}" for k, v, d in (("s", stride, 1), ("p", padding, 0),
+        words = [self.kind, str(self.out_channels), axis_word(kernel_size)]
+        words += [f"{k}{axis_word(v)}" for k, v, d in (("s", stride, 1), ("p", padding, 0),
                                                     ("d", dilation, 1)) if v != d]
         return " ".join(words + ([] if self.bias else ["nobias"]))
 
@@ -279,9 +235,9 @@ class Conv(Layer):
         if len(words) < 2:
             raise TensorcalcError(f"'{cls.kind}' needs channels and kernel size, e.g. "
                                   f"'{cls.kind} 4 3'; got {words}.")
-        opts = {{"s": "stride", "p": "padding", "d": "dilation"}[w[0]]: _value(w[1:])
+        opts = {{"s": "stride", "p": "padding", "d": "dilation"}[w[0]]: axis_value(w[1:])
                 for w in words[2:] if w[0] in "spd" and w[1:2].isdigit()}
-        return cls(int(words[0]), _value(words[1]), bias="nobias" not in words, **opts)
+        return cls(int(words[0]), axis_value(words[1]), bias="nobias" not in words, **opts)
 
     def __repr__(self) -> str:
         kernel_size, stride, padding, dilation = self.options
@@ -290,15 +246,6 @@ class Conv(Layer):
                                                       ("dilation", dilation, 1)) if v != d)
         extra += "" if self.bias else ", bias=False"
         return f"{type(self).__name__}({self.out_channels}, {kernel_size!r}{extra})"
-
-
-def _word(v) -> str:
-    return str(v) if isinstance(v, (int, np.integer)) else "x".join(map(str, v))
-
-
-def _value(text: str):
-    parts = [int(t) for t in text.split("x")]
-    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 @register_kind

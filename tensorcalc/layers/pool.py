@@ -18,8 +18,8 @@ from ..core.validate import as_float_array
 from ..core.windows import accumulate
 from ..errors import ShapeMismatchError, TensorcalcError
 from .base import NAMED, Ctx, Layer, register_kind
-from .conv import INP, OUT, TAP, Geometry, per_axis
 from .primitive import Primitive, register
+from .windowing import INP, OUT, TAP, Geometry, axis_value, axis_word, per_axis
 
 
 def _pairs(dims: int) -> str:
@@ -69,7 +69,7 @@ def pool_derivative(kind: str, x, kernel, stride, sym, selection=None) -> Deriva
     return Derivative._make((term,), sizes, sym["out"], sym["x"], x.dtype)
 
 
-def pool_value(kind: str, x, kernel, stride) -> np.ndarray:
+def poolaxis_value(kind: str, x, kernel, stride) -> np.ndarray:
     flat = _taps_last(pool_windows(x, kernel, stride), len(kernel))
     return flat.max(axis=-1) if kind == "max" else flat.mean(axis=-1)
 
@@ -87,7 +87,7 @@ def _make(kind: str, dims: int) -> Primitive:
         return x, kernel, stride
 
     def value(x, kernel_size=2, stride=None):
-        return pool_value(kind, *args(x, kernel_size, stride))
+        return poolaxis_value(kind, *args(x, kernel_size, stride))
 
     def d_x(sym, x, kernel_size=2, stride=None):
         return pool_derivative(kind, *args(x, kernel_size, stride), sym)
@@ -145,7 +145,7 @@ class _Pool(Layer):
             lead = x.ndim - len(kernel)
             taps = tuple(lead + 2 * a + 1 for a in range(len(kernel)))
             return np.sum(selection * pool_windows(x, kernel, stride), axis=taps), selection
-        return pool_value(self.pool, x, kernel, stride), None
+        return poolaxis_value(self.pool, x, kernel, stride), None
 
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
         kernel, stride = self._geometry(self._dims(ctx))
@@ -183,28 +183,19 @@ class _Pool(Layer):
         return cls((2, 3), stride=(2, 1))
 
     def spec(self) -> str:
-        words = [self.kind, _word(self.kernel_size)]
-        return " ".join(words + ([] if self.stride is None else [f"s{_word(self.stride)}"]))
+        words = [self.kind, axis_word(self.kernel_size)]
+        return " ".join(words + ([] if self.stride is None else [f"s{axis_word(self.stride)}"]))
 
     @classmethod
     def from_words(cls, words):
         if not words:
             raise TensorcalcError(f"'{cls.kind}' needs a window size, e.g. '{cls.kind} 2'.")
-        stride = [_value(w[1:]) for w in words[1:] if w.startswith("s")]
-        return cls(_value(words[0]), stride[0] if stride else None)
+        stride = [axis_value(w[1:]) for w in words[1:] if w.startswith("s")]
+        return cls(axis_value(words[0]), stride[0] if stride else None)
 
     def __repr__(self) -> str:
         stride = "" if self.stride is None else f", stride={self.stride!r}"
         return f"{type(self).__name__}({self.kernel_size!r}{stride})"
-
-
-def _word(v) -> str:
-    return str(v) if isinstance(v, (int, np.integer)) else "x".join(map(str, v))
-
-
-def _value(text: str):
-    parts = [int(t) for t in text.split("x")]
-    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 @register_kind
