@@ -109,6 +109,7 @@ avg_pool1d, avg_pool2d = _make("avg", 1), _make("avg", 2)
 class _Pool(Layer):
     symbol = "q"
     pool = ""
+    dims: int | None = None
     example_input = (2, 6, 5)
 
     def __init__(self, kernel_size, stride=None) -> None:
@@ -125,8 +126,9 @@ class _Pool(Layer):
 
     def output_shape(self, in_shape):
         dims = len(in_shape) - 1
-        if dims not in (1, 2):
-            raise ShapeMismatchError(f"pooling takes (C, L) or (C, H, W) per sample; got "
+        if dims not in (1, 2) or (self.dims and dims != self.dims):
+            wanted = {1: "(C, L)", 2: "(C, H, W)"}.get(self.dims, "(C, L) or (C, H, W)")
+            raise ShapeMismatchError(f"{type(self).__name__} takes {wanted} per sample; got "
                                      f"{in_shape}.")
         kernel, stride = self._geometry(dims)
         out = Geometry(dims, stride).out_shape(in_shape[1:], kernel)
@@ -222,8 +224,28 @@ class AvgPool(_Pool):
     pool = "avg"
 
 
-MaxPool1d = MaxPool2d = MaxPool
-AvgPool1d = AvgPool2d = AvgPool
+class MaxPool1d(MaxPool):
+    """Max pooling over ``(C, L)`` inputs (see :class:`MaxPool`)."""
+
+    dims = 1
+
+
+class MaxPool2d(MaxPool):
+    """Max pooling over ``(C, H, W)`` inputs (see :class:`MaxPool`)."""
+
+    dims = 2
+
+
+class AvgPool1d(AvgPool):
+    """Average pooling over ``(C, L)`` inputs (see :class:`AvgPool`)."""
+
+    dims = 1
+
+
+class AvgPool2d(AvgPool):
+    """Average pooling over ``(C, H, W)`` inputs (see :class:`AvgPool`)."""
+
+    dims = 2
 
 
 @register_kind
