@@ -47,11 +47,11 @@ def _torch_forward(torch, net, params, x, logits=False):
                                  training=True)
             elif isinstance(layer, tc.Residual):
                 x = x + run(layer.layers, name, x)
-            elif isinstance(layer, tc.Conv2d.__mro__[1]):
+            elif isinstance(layer, tc.layers.Conv):
                 single = x.ndim == 3
                 x = F.conv2d(x[None] if single else x, params[f"K{name}"], params[f"b{name}"])
                 x = x[0] if single else x
-            elif isinstance(layer, tc.MaxPool2d):
+            elif isinstance(layer, tc.layers.MaxPool):
                 x = F.max_pool2d(x, layer.kernel_size)
             elif isinstance(layer, tc.Flatten):
                 x = x.reshape(x.shape[0], -1) if x.ndim == 4 else x.reshape(-1)

@@ -48,7 +48,7 @@ def _forward(layers, params, names, x):
             x = conv(x[None] if single else x, K, params.get(f"b{name}"), stride, padding,
                      dilation)
             x = x[0] if single else x
-        elif isinstance(layer, (tc.MaxPool1d, tc.AvgPool1d)):
+        elif isinstance(layer, (tc.layers.MaxPool, tc.layers.AvgPool)):
             x = _pool(layer, x, x.ndim - 1 - (not _flat_single[0]))
         elif isinstance(layer, tc.Flatten):
             x = x.reshape(-1) if _flat_single[0] else x.reshape(x.shape[0], -1)
