@@ -66,6 +66,7 @@ from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain
 from .numeric import CheckReport, check_derivative, numerical_derivative
 from .plot import plot, plot_chain
+from .testing import check_gradients
 
 __version__ = "0.2.0"
 
@@ -115,6 +116,7 @@ __all__ = [
     "binary_cross_entropy",
     "chain",
     "check_derivative",
+    "check_gradients",
     "compare",
     "conv1d",
     "conv2d",

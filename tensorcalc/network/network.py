@@ -13,6 +13,7 @@ from ..core.validate import as_float_array, trusted
 from ..errors import InvalidInputError, ShapeMismatchError, TensorcalcError
 from ..layers import Activation, Dense, Layer, Loss, Softmax, identity, softmax
 from ..layers.grammar import parse_layers
+from .conventions import Convention
 from .forward import Forward, run
 from .nodes import Node, build, local_keys, mark_inputs
 from .template import dense_stack, describe_template, stack_of_params
@@ -133,9 +134,23 @@ class Network:
 
     @classmethod
     def from_params(cls, params: Mapping[str, object], *, hidden="sigmoid", output="sigmoid",
-                    loss="squared_error") -> Network:
+                    loss="squared_error", weights="out_in", bias="flat",
+                    names=None) -> Network:
         """A dense network from explicit weights ``{"W1": ..., "b1": ..., ...}`` (leave out a
-        ``b`` for a layer without bias); ``W<l>`` has shape (n_l, n_{l-1})."""
+        ``b`` for a layer without bias); ``W<l>`` has shape (n_l, n_{l-1}). A student's
+        parameters in another convention are read with ``weights="in_out"`` (W stored (n_{l-1},
+        n_l)), ``bias="column"`` ((n, 1) biases) and ``names={"W1": "w1", ...}``.
+
+        >>> import numpy as np, tensorcalc as tc
+        >>> mine = {"w1": np.ones((3, 4)), "b1": np.zeros((4, 1)), "w2": np.ones((4, 2))}
+        >>> net = tc.Network.from_params(mine, weights="in_out", bias="column",
+        ...                              names={"W1": "w1", "W2": "w2"})
+        >>> net.sizes, net.params["W1"].shape, net.params["b1"].shape
+        ([3, 4, 2], (4, 3), (4,))
+        """
+        convention = Convention(weights=weights, bias=bias, names=names)
+        if not convention.is_default:
+            params = convention.read(params)
         layers, input_shape = stack_of_params(params, hidden, output)
         return cls(layers, loss=loss, input_shape=input_shape, params=params)
 

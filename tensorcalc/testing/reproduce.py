@@ -1,0 +1,35 @@
+"""A short Python snippet that rebuilds a failing case exactly: the network's parameters, x and
+y as literals (floats printed so that they read back to the same bits)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _literal(value) -> str:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return repr(arr.item())
+    dtype = "" if arr.dtype == np.float64 else f", dtype=np.{arr.dtype}"
+    return f"np.array({arr.tolist()!r}{dtype})"
+
+
+def reproducer(net, x, y) -> str:
+    """Code that rebuilds ``net``, ``x`` and ``y``; run it and the case is back."""
+    params = "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in net.params.items()) + "}"
+    if repr(net).startswith("Network(sizes="):
+        names = [net.activation(l).name for l in range(1, net.depth)]
+        hidden = names[0] if len(set(names)) == 1 else (names or "sigmoid")
+        build = (f"net = tc.Network.from_params({params}, hidden={hidden!r}, "
+                 f"output={net.output.name!r}, loss={net.loss_fn.name!r})")
+    else:
+        spec = ", ".join(layer.spec() for layer in net.layers)
+        loss = net.loss_fn
+        loss_text = (repr(loss.name) if repr(loss).startswith("'") else
+                     f"tc.Loss({loss.name!r}, scale={loss.scale!r}, "
+                     f"reduction={loss.reduction!r})")
+        build = (f"net = tc.Network.stack({spec!r}, loss={loss_text}, "
+                 f"input_shape={net.input_shape!r}, weight_decay={net.weight_decay!r}, "
+                 f"params={params})")
+    return "\n".join(["import numpy as np", "import tensorcalc as tc", build,
+                      f"x = {_literal(x)}", f"y = {_literal(y)}"])
