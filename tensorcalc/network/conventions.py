@@ -23,6 +23,8 @@ class Convention:
     samples: str = "rows"
     bias: str = "flat"
     names: Mapping[str, str] | None = None
+    #: How the network stores each weight that is not (out, in) (``{"W1": "in_out"}``).
+    stored: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         for option, choices in CHOICES.items():
@@ -35,11 +37,23 @@ class Convention:
         return (self.weights, self.samples, self.bias, self.names) == (
             "out_in", "rows", "flat", None)
 
+    @classmethod
+    def of(cls, net, **options) -> Convention:
+        """The student's ``options`` for this network (knowing how it stores its weights)."""
+        stored = {node.names["W"]: node.layer.weights for top in net.nodes
+                  for node in top.walk() if getattr(node.layer, "weights", "out_in") != "out_in"}
+        return cls(**options, stored=stored)
+
     def name(self, ours: str) -> str:
         return dict(self.names or {}).get(ours, ours)
 
+    def _flip(self, name: str, value: np.ndarray) -> bool:
+        """Whether weight ``name`` is stored the other way round from the student's."""
+        stored = dict(self.stored or {}).get(name, "out_in")
+        return name[:1] == "W" and value.ndim == 2 and self.weights != stored
+
     def _to_student(self, name: str, value: np.ndarray) -> np.ndarray:
-        if name[:1] == "W" and value.ndim == 2 and self.weights == "in_out":
+        if self._flip(name, value):
             return value.T
         if name[:1] == "b" and value.ndim == 1 and self.bias == "column":
             return value[:, None]
@@ -53,7 +67,7 @@ class Convention:
     def from_student(self, name: str, value) -> np.ndarray:
         """One of the student's parameters or gradients, in the library's convention."""
         value = np.asarray(value)
-        if name[:1] == "W" and value.ndim == 2 and self.weights == "in_out":
+        if self._flip(name, value):
             return value.T
         if name[:1] == "b" and value.ndim == 2 and value.shape[1:] == (1,):
             return value[:, 0]

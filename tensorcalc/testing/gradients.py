@@ -65,10 +65,10 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     ``samples="columns"``: x as (n0, N) and float targets as (k, N); ``bias="column"``: biases
     (n, 1); ``names={"W1": "dW1", ...}``: keys renamed), and what it returns is read back in
     that convention."""
-    convention = Convention(weights, samples, bias, names)
+    convention = Convention.of(net, weights=weights, samples=samples, bias=bias, names=names)
     reference = backprop(net, x, y, "full")
     expected = {k: v.dense() for k, v in reference.items()}
-    if convention.is_default:
+    if Convention(weights, samples, bias, names).is_default:
         claimed = grad_fn(net, x, y)
     else:
         sx, sy = convention.data(x, y)
