@@ -15,6 +15,7 @@ is central differences. All four come from the same layer entries.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -139,16 +140,38 @@ def _full(net: Network, fw, y):
 
 def _numeric(net: Network, fw, y) -> tuple[dict, int]:
     x, grads, params = fw.x, {}, dict(net.params)
+    progress = Progress(sum(v.size for v in params.values()))
     for name, value in net.params.items():
 
         def loss_at(v, name=name):
             params[name] = v
+            progress.tick()
             return net.loss_at(net._run(params, x), y, params)
 
         D = numerical_derivative(loss_at, value, of="C", wrt=name)
         grads[name] = D.dense().astype(net.dtype)
         params[name] = value
+    progress.done()
     return grads, max(v.nbytes for v in net.params.values())
+
+
+class Progress:
+    """A progress line on stderr for central differences that run longer than 2 s."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.calls, self.start, self.shown = total, 0, time.perf_counter(), False
+
+    def tick(self) -> None:
+        self.calls += 1
+        if self.calls % 50 == 0 and time.perf_counter() - self.start > 2:
+            done = min(self.calls // 2, self.total)
+            print(f"\rnumeric: {done:,} of {self.total:,} parameters, "
+                  f"{time.perf_counter() - self.start:.0f} s", end="", file=sys.stderr)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
 
 
 def backprop(net: Network, x, y, method: str = "full") -> Gradients:

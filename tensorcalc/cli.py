@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         net, x, y = problem(args)
         if args.command == "check":
-            report = compare(net, x, y, methods=_methods(args, net))
+            report = compare(net, x, y, methods=_methods(args, net), numeric_limit=None)
             print(report)
             return 0 if report.ok else 1
         explanation = explain(net, x, y, args.param)

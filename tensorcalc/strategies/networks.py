@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from ..kinks import near_kink
 from ..layers import (
     ACTIVATIONS,
     LOSSES,
@@ -142,43 +143,6 @@ def _targets(draw, rng, loss: str, lead: tuple, n_out: int, dtype):
     return draw(class_indices(n_out, lead[0] if lead else None))
 
 
-def _near_kink(fw, loss: str, y, margin: float) -> bool:
-    """True when a ReLU-like input or a hinge margin lies within ``margin`` of its kink."""
-    from ..layers.losses import hinge_margins, hinge_targets
-
-    def records(rs):
-        for r in rs:
-            yield r
-            yield from records(r.inner)
-
-    for r in records(fw.records):
-        layer = r.node.layer
-        if isinstance(layer, Activation) and layer.primitive.name in ("relu", "leaky_relu"):
-            if r.ctx.x.size and np.min(np.abs(r.ctx.x)) <= margin:
-                return True
-        if isinstance(layer, MaxPool) and _max_gap(r, layer) <= margin:
-            return True
-    if loss == "hinge":
-        s, t = hinge_targets(fw.output, y)
-        m = hinge_margins(s, t)
-        if np.any(np.abs(m[(t == 0) | (s.shape[-1] == 1)]) <= margin):
-            return True
-    return False
-
-
-def _max_gap(rec, layer) -> float:
-    """The smallest gap between the largest and second-largest entry of a pooling window."""
-    from ..layers.pool import _taps_last, pool_windows
-
-    dims = len(rec.node.in_shape) - 1
-    kernel, stride = layer._geometry(dims)
-    flat = _taps_last(pool_windows(rec.ctx.x, kernel, stride), dims)
-    if flat.shape[-1] < 2:
-        return np.inf
-    top = np.sort(flat, axis=-1)[..., -2:]
-    return float(np.min(top[..., 1] - top[..., 0]))
-
-
 @st.composite
 def stacks(draw, *, min_depth=1, max_depth=4, max_width=8, max_batch=5, kinds=KINDS,
            losses=tuple(LOSSES), hidden=None, dtype=np.float64, weight_decay=None,
@@ -217,7 +181,7 @@ def stacks(draw, *, min_depth=1, max_depth=4, max_width=8, max_batch=5, kinds=KI
     x = rng.normal(size=lead + (n0,)).astype(dtype)
     y = _targets(draw, rng, loss, lead, n_out, dtype)
     if kink_margin:
-        assume(not _near_kink(net.forward(x), loss, y, kink_margin))
+        assume(not near_kink(net.forward(x), loss, y, kink_margin))
     return net, x, y
 
 
@@ -283,5 +247,5 @@ def conv_stacks(draw, *, max_blocks: int = 2, max_size: int = 12, max_channels: 
     x = rng.normal(size=lead + net.input_shape).astype(dtype)
     y = _targets(draw, rng, loss, lead, n_out, dtype)
     if kink_margin:
-        assume(not _near_kink(net.forward(x), loss, y, kink_margin))
+        assume(not near_kink(net.forward(x), loss, y, kink_margin))
     return net, x, y

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backprop import backprop
 from ..core.derivative import Derivative
+from ..kinks import kinks
 from ..network import Network
 from ..network.conventions import Convention
 from ..numeric import default_step
@@ -78,9 +79,14 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     checks = {k: check_param(k, yours[k], expected[k], rtol, atol) for k in expected}
     xs = np.asarray(x)
     samples_n = xs.shape[0] if xs.ndim > len(net.input_shape) else 1
+    notes = []
+    if not all(c.ok for c in checks.values()):
+        at_kink = kinks(net.forward(x), net.loss_fn.name, net.loss_fn.targets(net(x), y), 0.0)
+        notes = [f"an input sits exactly at a kink: {k}; yours may use the other side"
+                 for k in at_kink]
     return GradientCheck(checks, diagnose(yours, expected, checks, samples_n),
                          reproducer(net, x, y),
-                         f"tolerance {rtol:g} relative plus {atol:g} of the largest entry")
+                         f"tolerance {rtol:g} relative plus {atol:g} of the largest entry", notes)
 
 
 def gradients_match(grad_fn: Callable, net: Network, x, y, **convention) -> bool:
