@@ -175,3 +175,28 @@ def test_compare_leaves_numeric_out_above_its_budget_and_excuses_kinks():
     report = tc.compare(net, x, np.array([0.3]))
     assert report.ok and report.kinks
     assert "relu'(0) = 0 by convention" in str(report)
+
+
+def test_network_strategy_options_fit_an_assignment():
+    from hypothesis import given
+
+    @settings(max_examples=40, database=None)
+    @given(tcs.networks(min_width=2, max_width=5, batch=3, pairs=tcs.pairings(tc.LOSSES),
+                        targets="indices", min_classes=3, hiddens=["relu", "tanh"]))
+    def check(case):
+        net, x, y = case
+        assert min(net.sizes) >= 2 and x.shape == (3, net.sizes[0])
+        assert net.hidden is None or net.hidden.name in ("relu", "tanh")
+        if net.loss_fn.name in ("cross_entropy", "nll") or (net.loss_fn.name == "hinge"
+                                                           and net.sizes[-1] > 1):
+            assert np.asarray(y).dtype.kind == "i" and net.sizes[-1] >= 3
+        assert tc.compare(net, x, y).ok
+
+    check()
+
+    @settings(max_examples=10, database=None)
+    @given(tcs.networks(batch="vector"))
+    def vectors(case):
+        assert case[1].ndim == 1
+
+    vectors()

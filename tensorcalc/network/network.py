@@ -214,8 +214,8 @@ class Network:
     @property
     def hidden(self):
         """The hidden activation of a dense template with one shared activation, else None."""
-        acts = {self.activation(l) for l in range(1, self.depth)}
-        return acts.pop() if len(acts) == 1 else None
+        acts = {self.activation(l).name: self.activation(l) for l in range(1, self.depth)}
+        return next(iter(acts.values())) if len(acts) == 1 else None
 
     @property
     def output(self):

@@ -62,9 +62,12 @@ def pairings(losses=CLASSIC) -> st.SearchStrategy[tuple[str, str]]:
     return st.sampled_from(_pairs(losses))
 
 
-def layer_sizes(min_depth: int = 1, max_depth: int = 4, max_width: int = 16):
-    """Layer widths ``[n_0, ..., n_L]`` with depth L in the given range."""
-    return st.lists(st.integers(1, max_width), min_size=min_depth + 1, max_size=max_depth + 1)
+def layer_sizes(min_depth: int = 1, max_depth: int = 4, max_width: int = 16,
+                min_width: int = 1):
+    """Layer widths ``[n_0, ..., n_L]`` with depth L in the given range, each width in
+    ``min_width..max_width``."""
+    return st.lists(st.integers(min_width, max_width), min_size=min_depth + 1,
+                    max_size=max_depth + 1)
 
 
 def class_indices(n_classes: int, batch: int | None) -> st.SearchStrategy:
@@ -79,36 +82,59 @@ def one_hot_targets(n_classes: int, batch: int | None) -> st.SearchStrategy[np.n
     return class_indices(n_classes, batch).map(lambda c: np.eye(n_classes)[c])
 
 
+def _batch(draw, batch, min_batch: int, max_batch: int) -> int:
+    if batch == "vector":
+        return 0
+    if isinstance(batch, int):
+        return batch
+    return draw(st.integers(min_batch, max(min_batch, max_batch)))
+
+
 @st.composite
 def networks(draw, *, min_depth=1, max_depth=4, max_width=16, max_batch=8, hidden=None,
-             pairing=None, bias=None, dtype=np.float64, kink_margin: float = 1e-3):
-    """``(net, x, y)``: a random :class:`~tensorcalc.Network` with a matching input and target.
+             pairing=None, bias=None, dtype=np.float64, kink_margin: float = 1e-3,
+             min_width: int = 1, batch=None, min_batch: int = 0, hiddens=None, pairs=None,
+             targets=None, min_classes: int = 1):
+    """``(net, x, y)``: a random dense :class:`~tensorcalc.Network` with a matching input and
+    target (for stacks of other layer kinds see :func:`stacks` and :func:`conv_stacks`).
 
     Structure (depth, widths, activations, output/loss pairing, bias, batch) is drawn so that
-    hypothesis can shrink it; weights and inputs come from a drawn seed. ``batch`` 0 means one
-    sample as a vector. For ReLU-like hidden layers, draws whose pre-activations come within
-    ``kink_margin`` of the kink at 0 are rejected, so finite differences stay valid.
+    hypothesis can shrink it; weights and inputs come from a drawn seed. Pin or narrow it for
+    an assignment: ``min_width``/``max_width`` (a width-1 hidden layer is drawn unless
+    ``min_width=2``), ``hidden`` (one name) or ``hiddens`` (names to draw from), ``pairing`` or
+    ``pairs`` (``(output, loss)`` pairs to draw from, e.g. ``pairings(tc.LOSSES)`` includes
+    binary cross-entropy and hinge), ``batch`` (``"vector"`` for one sample as a vector, an
+    int for a fixed batch, None to draw ``min_batch..max_batch``; 0 is a vector), ``targets``
+    (``"indices"`` or ``"one-hot"`` for classification), ``min_classes``. For ReLU-like hidden
+    layers, draws whose pre-activations come within ``kink_margin`` of the kink at 0 are
+    rejected, so finite differences stay valid.
     """
-    sizes = draw(layer_sizes(min_depth, max_depth, max_width))
-    hidden = draw(activations()) if hidden is None else hidden
-    output, loss = draw(pairings()) if pairing is None else pairing
+    sizes = draw(layer_sizes(min_depth, max_depth, max_width, min_width))
+    if hidden is None:
+        hidden = draw(st.sampled_from(list(hiddens)) if hiddens else activations())
+    if pairing is None:
+        pairing = draw(pairs if isinstance(pairs, st.SearchStrategy) else
+                       st.sampled_from(list(pairs)) if pairs else pairings())
+    output, loss = pairing
+    classes = loss in ("cross_entropy", "nll", "hinge")
+    if classes and sizes[-1] < min_classes:
+        sizes[-1] = min_classes
     bias = draw(st.booleans()) if bias is None else bias
-    batch = draw(st.integers(0, max_batch))
+    batch = _batch(draw, batch, min_batch, max_batch)
     seed = draw(st.integers(0, 2**32 - 1))
     net = Network.random(sizes, hidden=hidden, output=output, loss=loss, bias=bias, seed=seed,
                          dtype=dtype)
     rng = np.random.default_rng(seed + 1)
     lead = (batch,) if batch else ()
     x = rng.normal(size=lead + (sizes[0],)).astype(dtype)
-    if loss == "squared_error":
-        y = rng.uniform(size=lead + (sizes[-1],)).astype(dtype)
-    elif draw(st.booleans()):
+    if loss in ("squared_error", "binary_cross_entropy") or (loss == "hinge" and sizes[-1] == 1):
+        y = _targets(draw, rng, loss, lead, sizes[-1], dtype)
+    elif targets == "indices" or (targets is None and draw(st.booleans())):
         y = draw(class_indices(sizes[-1], batch or None))
     else:
         y = draw(one_hot_targets(sizes[-1], batch or None)).astype(dtype)
-    if kink_margin and hidden in ("relu", "leaky_relu"):
-        fw = net.forward(x)
-        assume(all(np.min(np.abs(z)) > kink_margin for z in fw.z[1:-1]))
+    if kink_margin:
+        assume(not near_kink(net.forward(x), loss, y, kink_margin))
     return net, x, y
 
 
