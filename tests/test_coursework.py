@@ -200,3 +200,47 @@ def test_network_strategy_options_fit_an_assignment():
         assert case[1].ndim == 1
 
     vectors()
+
+
+def test_returned_deltas_locate_the_layer_that_goes_wrong():
+    def with_deltas(net, x, y, forget=False):
+        W = {l: net.params[f"W{l}"] for l in (1, 2, 3)}
+        b = {l: net.params[f"b{l}"] for l in (1, 2, 3)}
+        a = {0: x}
+        for l in (1, 2, 3):
+            a[l] = 1 / (1 + np.exp(-(W[l] @ a[l - 1] + b[l])))
+        d = {3: 2 * (a[3] - y) * a[3] * (1 - a[3])}
+        for l in (2, 1):
+            d[l] = W[l + 1].T @ d[l + 1] * (1 if forget and l == 1 else a[l] * (1 - a[l]))
+        out = {f"delta{l}": d[l] for l in d}
+        out.update({f"W{l}": np.outer(d[l], a[l - 1]) for l in d})
+        out.update({f"b{l}": d[l] for l in d})
+        return out
+
+    net = tc.Network.random([2, 3, 3, 2], seed=1)
+    x, y = np.array([0.3, -0.5]), np.array([1.0, 0.0])
+    assert gradient_check(with_deltas, net, x, y).ok
+    report = gradient_check(lambda *c: with_deltas(*c, forget=True), net, x, y)
+    assert any(d.startswith("delta1 is where it goes wrong") and "delta2, delta3 match" in d
+               for d in report.diagnosis), report.diagnosis
+
+
+@pytest.mark.parametrize("bug,line", [("half", "missing 1/2"), ("mean", "a sum over the N = 2"),
+                                      ("sign", "the sign is flipped")])
+def test_each_bug_class_shrinks_to_a_small_case_with_its_diagnosis(bug, line):
+    nets = tcs.networks(hidden="relu", pairing=("sigmoid", "squared_error"), bias=True,
+                        batch=2, min_depth=2)
+
+    def student(p, a, b):
+        return relu_backprop(p, a, b, bug=bug)
+
+    def half_net(net):
+        return tc.Network.stack(net.layers, loss=tc.Loss("squared_error", scale=0.5),
+                                input_shape=net.input_shape, params=dict(net.params))
+
+    net, x, y = find(nets, lambda c: not tcs.gradients_match(student, half_net(c[0]), *c[1:],
+                                                             names={}),
+                     settings=settings(derandomize=True, database=None))
+    assert net.sizes == [1, 1, 1]
+    report = gradient_check(student, half_net(net), x, y, names={})
+    assert any(line in d for d in report.diagnosis), report.diagnosis

@@ -35,6 +35,7 @@ def _as_array(name: str, value) -> np.ndarray:
 
 
 def _collect(claimed, expected: Mapping[str, np.ndarray], convention: Convention) -> dict:
+    __tracebackhide__ = True
     if not isinstance(claimed, Mapping):
         raise AssertionError(f"the gradient function must return a mapping from parameter name "
                              f"to gradient; it returned {type(claimed).__name__}.")
@@ -66,6 +67,7 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     ``samples="columns"``: x as (n0, N) and float targets as (k, N); ``bias="column"``: biases
     (n, 1); ``names={"W1": "dW1", ...}``: keys renamed), and what it returns is read back in
     that convention."""
+    __tracebackhide__ = True
     convention = Convention.of(net, weights=weights, samples=samples, bias=bias, names=names)
     reference = backprop(net, x, y, "full")
     expected = {k: v.dense() for k, v in reference.items()}
@@ -80,13 +82,34 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     xs = np.asarray(x)
     samples_n = xs.shape[0] if xs.ndim > len(net.input_shape) else 1
     notes = []
+    diagnosis = diagnose(yours, expected, checks, samples_n)
     if not all(c.ok for c in checks.values()):
+        diagnosis += _first_wrong_delta(claimed, reference, convention)
         at_kink = kinks(net.forward(x), net.loss_fn.name, net.loss_fn.targets(net(x), y), 0.0)
         notes = [f"an input sits exactly at a kink: {k}; yours may use the other side"
                  for k in at_kink]
-    return GradientCheck(checks, diagnose(yours, expected, checks, samples_n),
-                         reproducer(net, x, y),
+    return GradientCheck(checks, diagnosis, reproducer(net, x, y),
                          f"tolerance {rtol:g} relative plus {atol:g} of the largest entry", notes)
+
+
+def _first_wrong_delta(claimed, reference, convention: Convention) -> list[str]:
+    """When the student also returns ``delta1``, ``delta2``, ... (dC/dz^l), the layer where the
+    deltas first go wrong, walking back from the output."""
+    steps = {s.target: s for s in reference.trace}
+    theirs = sorted((int(k[5:]), k) for k in claimed if k[:5] == "delta" and k[5:].isdigit())
+    for l, key in reversed(theirs):
+        step = steps.get(f"delta^{l}")
+        if step is None:
+            continue
+        mine = np.asarray(claimed[key], dtype=float)
+        ref = step.result.compact
+        if convention.samples == "columns" and mine.ndim == 2:
+            mine = mine.T if mine.shape == ref.shape[::-1] else mine[:, 0]
+        if mine.shape != ref.shape or not np.allclose(mine, ref, rtol=1e-7, atol=1e-10):
+            later = [k for m, k in theirs if m > l]
+            return [f"{key} is where it goes wrong ({step.shortcut})"
+                    + (f"; {', '.join(later)} match" if later else "")]
+    return []
 
 
 def gradients_match(grad_fn: Callable, net: Network, x, y, **convention) -> bool:
