@@ -206,3 +206,14 @@ def test_plots_of_stacks_mark_the_structure_of_sums(tmp_path):
     bn = [s for s in tc.backprop(net, x, y).trace if s.target == "delta^1"][0].parts[1]
     mask = structure_mask(bn)  # (N, D, N, D): zero off the feature diagonal only
     assert mask.sum() == 3 * 3 * 4 and mask.shape == (3, 4, 3, 4)
+
+
+def test_compare_judges_a_gradient_that_is_zero_in_exact_arithmetic():
+    """A bias before batch norm has gradient 0 exactly; the methods then differ only by
+    rounding noise, which compare must not call a mismatch."""
+    net = tc.Network.stack([tc.Dense(2), tc.BatchNorm(), tc.Dense(1, bias=False)],
+                           input_shape=(1,), seed=0)
+    x, y = np.array([[0.34558419], [0.82161814]]), np.array([[0.14415961], [0.94864945]])
+    report = tc.compare(net, x, y)
+    assert report.ok, str(report)
+    assert np.max(np.abs(report.results["full"]["b1"].dense())) < 1e-15

@@ -94,9 +94,10 @@ def _batch(draw, batch, min_batch: int, max_batch: int) -> int:
 def networks(draw, *, min_depth=1, max_depth=4, max_width=16, max_batch=8, hidden=None,
              pairing=None, bias=None, dtype=np.float64, kink_margin: float = 1e-3,
              min_width: int = 1, batch=None, min_batch: int = 0, hiddens=None, pairs=None,
-             targets=None, min_classes: int = 1):
+             targets=None, min_classes: int = 1, kinds=None):
     """``(net, x, y)``: a random dense :class:`~tensorcalc.Network` with a matching input and
-    target (for stacks of other layer kinds see :func:`stacks` and :func:`conv_stacks`).
+    target; with ``kinds`` (block kinds of :func:`stacks`, e.g. ``("dense", "batchnorm",
+    "residual")``) a stack of those kinds instead (:func:`conv_stacks` draws CNNs).
 
     Structure (depth, widths, activations, output/loss pairing, bias, batch) is drawn so that
     hypothesis can shrink it; weights and inputs come from a drawn seed. Pin or narrow it for
@@ -109,6 +110,10 @@ def networks(draw, *, min_depth=1, max_depth=4, max_width=16, max_batch=8, hidde
     layers, draws whose pre-activations come within ``kink_margin`` of the kink at 0 are
     rejected, so finite differences stay valid.
     """
+    if kinds is not None:
+        return draw(stacks(min_depth=min_depth, max_depth=max_depth, max_width=max_width,
+                           max_batch=max_batch, kinds=tuple(kinds), hidden=hidden, dtype=dtype,
+                           kink_margin=kink_margin))
     sizes = draw(layer_sizes(min_depth, max_depth, max_width, min_width))
     if hidden is None:
         hidden = draw(st.sampled_from(list(hiddens)) if hiddens else activations())

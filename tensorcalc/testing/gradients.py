@@ -3,6 +3,7 @@ differences of any loss of named parameters; fail with a report a student can ac
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping
 
@@ -154,7 +155,7 @@ def check_gradients(loss_fn: Callable, params: Mapping[str, object],
         done += value.size
         if time.perf_counter() - start > 2:
             print(f"\rcentral differences: {done:,} of {total:,} entries", end="",
-                  file=__import__("sys").stderr)
+                  file=sys.stderr)
     yours = _collect(grads, expected, Convention())
     rtol, atol = NUMERIC_TOLERANCES[np.dtype(np.float64)]
     checks = {k: check_param(k, yours[k], expected[k], rtol, atol) for k in expected}
