@@ -216,4 +216,4 @@ def test_compare_judges_a_gradient_that_is_zero_in_exact_arithmetic():
     x, y = np.array([[0.34558419], [0.82161814]]), np.array([[0.14415961], [0.94864945]])
     report = tc.compare(net, x, y)
     assert report.ok, str(report)
-    assert np.max(np.abs(report.results["full"]["b1"].dense())) < 1e-15
+    assert np.max(np.abs(report.results["full"]["b1"].dense())) < 1e-12  # rounding noise
