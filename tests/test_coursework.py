@@ -225,22 +225,26 @@ def test_returned_deltas_locate_the_layer_that_goes_wrong():
                for d in report.diagnosis), report.diagnosis
 
 
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
 @pytest.mark.parametrize("bug,line", [("half", "missing 1/2"), ("mean", "a sum over the N = 2"),
-                                      ("sign", "the sign is flipped")])
-def test_each_bug_class_shrinks_to_a_small_case_with_its_diagnosis(bug, line):
+                                      ("sign", "the sign is flipped"),
+                                      ("transpose", "the transpose of the expected")])
+def test_each_bug_class_shrinks_to_a_small_case_with_its_diagnosis(convention, bug, line):
+    options = CONVENTIONS[convention] or {"names": {}}
     nets = tcs.networks(hidden="relu", pairing=("sigmoid", "squared_error"), bias=True,
-                        batch=2, min_depth=2)
+                        batch=2, min_depth=2, max_depth=3, max_width=4)
 
     def student(p, a, b):
-        return relu_backprop(p, a, b, bug=bug)
+        return relu_backprop(p, a, b, columns="samples" in options, in_out="weights" in options,
+                             bug=bug)
 
     def half_net(net):
         return tc.Network.stack(net.layers, loss=tc.Loss("squared_error", scale=0.5),
                                 input_shape=net.input_shape, params=dict(net.params))
 
     net, x, y = find(nets, lambda c: not tcs.gradients_match(student, half_net(c[0]), *c[1:],
-                                                             names={}),
-                     settings=settings(derandomize=True, database=None))
-    assert net.sizes == [1, 1, 1]
-    report = gradient_check(student, half_net(net), x, y, names={})
+                                                             **options),
+                     settings=settings(derandomize=True, database=None, max_examples=300))
+    assert sum(net.sizes) <= (7 if bug == "transpose" else 3)  # shrunk to a tiny network
+    report = gradient_check(student, half_net(net), x, y, **options)
     assert any(line in d for d in report.diagnosis), report.diagnosis
