@@ -45,6 +45,8 @@ def torch_ops():
         "identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
         "relu": torch.relu, "leaky_relu": lambda z: F.leaky_relu(z, LEAKY_SLOPE),
         "softplus": F.softplus, "softmax": lambda z: torch.softmax(z, -1),
+        "gelu": F.gelu, "gelu_tanh": lambda z: F.gelu(z, approximate="tanh"), "silu": F.silu,
+        "elu": F.elu,
         "log_softmax": lambda z: torch.log_softmax(z, -1), "log": torch.log, "sum": torch.sum,
         "const": lambda t: torch.as_tensor(t, dtype=torch.float64),
     }
@@ -93,6 +95,9 @@ def jax_ops():
         "identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh,
         "relu": jax.nn.relu, "leaky_relu": lambda z: jax.nn.leaky_relu(z, LEAKY_SLOPE),
         "softplus": jax.nn.softplus, "softmax": lambda z: jax.nn.softmax(z, axis=-1),
+        "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+        "gelu_tanh": lambda z: jax.nn.gelu(z, approximate=True), "silu": jax.nn.silu,
+        "elu": jax.nn.elu,
         "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1), "log": jnp.log,
         "sum": jnp.sum, "const": jnp.asarray,
     }

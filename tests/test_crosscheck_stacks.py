@@ -19,7 +19,8 @@ F = torch.nn.functional
 
 ACTS = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
         "relu": torch.relu, "leaky_relu": lambda z: F.leaky_relu(z, LEAKY_SLOPE),
-        "softplus": F.softplus}
+        "softplus": F.softplus, "gelu": F.gelu,
+        "gelu_tanh": lambda z: F.gelu(z, approximate="tanh"), "silu": F.silu, "elu": F.elu}
 
 
 def _forward(layers, params, names, x):
@@ -28,6 +29,8 @@ def _forward(layers, params, names, x):
             W = params[f"W{name}"]
             x = x @ W if layer.weights == "in_out" else x @ W.T
             x = x + params[f"b{name}"] if layer.bias else x
+        elif isinstance(layer, tc.Activation) and layer.slope is not None:
+            x = F.leaky_relu(x, layer.slope)
         elif isinstance(layer, tc.Activation):
             x = ACTS[layer.primitive.name](x)
         elif isinstance(layer, tc.Softmax):

@@ -3,14 +3,18 @@
 on the core and knows nothing of networks."""
 
 from .activations import (
-                          ACTIVATIONS,
-                          Activation,
-                          identity,
-                          leaky_relu,
-                          relu,
-                          sigmoid,
-                          softplus,
-                          tanh,
+    ACTIVATIONS,
+    Activation,
+    elu,
+    gelu,
+    gelu_tanh,
+    identity,
+    leaky_relu,
+    relu,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
 )
 from .base import KINDS, NAMED, Ctx, Layer, as_layer
 from .conv import Conv, Conv1d, Conv2d, conv1d, conv2d
@@ -39,7 +43,7 @@ from .softmax import Softmax, log_softmax, softmax
 __all__ = [
     "AvgPool", "AvgPool1d", "AvgPool2d", "Conv", "Conv1d", "Conv2d", "Flatten", "MaxPool",
     "MaxPool1d", "MaxPool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
-    "max_pool2d",
+    "max_pool2d", "elu", "gelu", "gelu_tanh", "silu",
     "ACTIVATIONS", "KINDS", "LOSSES", "NAMED", "REGISTRY", "Activation", "BatchNorm", "Ctx",
     "Dense", "Dropout", "Elementwise", "Layer", "LayerNorm", "Loss", "Primitive", "Residual",
     "Softmax", "as_layer", "batch_norm", "binary_cross_entropy", "cross_entropy", "dropout",

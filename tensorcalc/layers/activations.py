@@ -8,17 +8,22 @@ backprop methods cannot drift apart.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core.derivative import Derivative
 from ..core.term import Factor
 from ..core.validate import as_float_array
+from ..errors import TensorcalcError
 from .base import NAMED, Ctx, Layer, register_kind, wrap
 from .primitive import Elementwise, example_normal, example_off_kink, feature_labels, get, register
 
 
-def elementwise(name: str, short: str, f, prime, rule: str, example=None) -> Elementwise:
-    """Register an activation from its value ``f`` and scalar derivative ``prime``."""
+def elementwise(name: str, short: str, f, prime, rule: str, example=None,
+                registered: bool = True) -> Elementwise:
+    """Register an activation from its value ``f`` and scalar derivative ``prime`` (a variant
+    with a parameter, ``registered=False``, is made without registering it)."""
 
     def value(z):
         return f(as_float_array(z, "z"))
@@ -31,8 +36,9 @@ def elementwise(name: str, short: str, f, prime, rule: str, example=None) -> Ele
                           sym["z"])
 
     formula = f"da_i/dz_k = delta_ik {short}'(z_i), with {rule}"
-    return register(Elementwise(name, ("z",), "a", value, {"z": diagonal}, {"z": formula},
-                                example or example_normal, prime, short))
+    entry = Elementwise(name, ("z",), "a", value, {"z": diagonal}, {"z": formula},
+                        example or example_normal, prime, short)
+    return register(entry) if registered else entry
 
 
 def _sigmoid(z):
@@ -42,6 +48,8 @@ def _sigmoid(z):
 LEAKY_SLOPE = 0.01
 
 identity = elementwise("identity", "id", lambda z: z.copy(), np.ones_like, "id'(x) = 1")
+
+
 def _sigmoid_prime(z):
     s = _sigmoid(z)
     return s * (1 - s)
@@ -55,17 +63,56 @@ relu = elementwise("relu", "relu", lambda z: np.maximum(z, 0.0),
                    lambda z: (z > 0).astype(z.dtype),
                    "relu'(x) = 1 if x > 0 else 0 (so relu'(0) = 0)",
                    example_off_kink)
-leaky_relu = elementwise(
-    "leaky_relu", "lrelu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-    lambda z: np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype),
-    f"lrelu'(x) = 1 if x > 0 else {LEAKY_SLOPE} (so lrelu'(0) = {LEAKY_SLOPE})", example_off_kink)
+def leaky(slope: float = LEAKY_SLOPE, registered: bool = False) -> Elementwise:
+    """Leaky ReLU with negative ``slope`` (0.01, torch's default, is the registered one)."""
+    return elementwise(
+        "leaky_relu", "lrelu", lambda z: np.where(z > 0, z, slope * z),
+        lambda z: np.where(z > 0, 1.0, slope).astype(z.dtype),
+        f"lrelu'(x) = 1 if x > 0 else {slope:g} (so lrelu'(0) = {slope:g})", example_off_kink,
+        registered)
+
+
+leaky_relu = leaky(LEAKY_SLOPE, registered=True)
 softplus = elementwise("softplus", "softplus",
                        lambda z: np.logaddexp(0.0, z).astype(z.dtype), _sigmoid,
                        "softplus'(x) = sigma(x)")
 
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def erf(z: np.ndarray) -> np.ndarray:
+    """The error function entry by entry (``math.erf``: exact to rounding; numpy has none)."""
+    return _erf(z).astype(np.result_type(z, np.float32), copy=False)
+
+
+_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_tanh_parts(z):
+    t = np.tanh(_C * (z + 0.044715 * z ** 3))
+    return t, 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _C * (1 + 3 * 0.044715 * z * z)
+
+
+gelu = elementwise("gelu", "gelu", lambda z: 0.5 * z * (1 + erf(z / math.sqrt(2))),
+                   lambda z: 0.5 * (1 + erf(z / math.sqrt(2))) + z * np.exp(-z * z / 2) / math.sqrt(
+                       2 * math.pi),
+                   "gelu(x) = x Phi(x) (exact, with erf), gelu'(x) = Phi(x) + x phi(x)")
+gelu_tanh = elementwise("gelu_tanh", "gelu_tanh",
+                        lambda z: 0.5 * z * (1 + _gelu_tanh_parts(z)[0]),
+                        lambda z: _gelu_tanh_parts(z)[1],
+                        "the tanh approximation of gelu, "
+                        "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))")
+silu = elementwise("silu", "silu", lambda z: z * _sigmoid(z),
+                   lambda z: _sigmoid(z) * (1 + z * (1 - _sigmoid(z))),
+                   "silu(x) = x sigma(x), silu'(x) = sigma(x) (1 + x (1 - sigma(x)))")
+elu = elementwise("elu", "elu", lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+                  lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0))).astype(z.dtype),
+                  "elu(x) = x if x > 0 else exp(x) - 1 (alpha 1), elu'(x) = 1 or exp(x)")
+
 #: The elementwise activations, by name.
 ACTIVATIONS: dict[str, Elementwise] = {
-    p.name: p for p in (identity, sigmoid, tanh, relu, leaky_relu, softplus)}
+    p.name: p for p in (identity, sigmoid, tanh, relu, leaky_relu, softplus, gelu, gelu_tanh,
+                        silu, elu)}
 
 
 
@@ -83,8 +130,18 @@ class Activation(Layer):
     kind = "activation"
     symbol = "a"
 
-    def __init__(self, name: str | Elementwise) -> None:
-        self.primitive = get(name, ACTIVATIONS, "activation")
+    def __init__(self, name: str | Elementwise, *, approximate: str = "none",
+                 slope: float | None = None) -> None:
+        if name == "gelu" and approximate == "tanh":
+            name = "gelu_tanh"
+        elif approximate != "none":
+            raise TensorcalcError(f"approximate={approximate!r} applies to 'gelu' only, as "
+                                  f"'tanh' (torch's two GELU forms).")
+        if slope is not None and name != "leaky_relu":
+            raise TensorcalcError("slope= applies to 'leaky_relu' only.")
+        self.slope = slope
+        self.primitive = (leaky(float(slope)) if slope is not None and slope != LEAKY_SLOPE
+                          else get(name, ACTIVATIONS, "activation"))
         self.formulas = {"x": self.primitive.formulas["z"]}
 
     def forward(self, x, p):
@@ -108,14 +165,19 @@ class Activation(Layer):
     def example(cls):
         return cls("tanh")
 
+    def spec(self) -> str:
+        return self.primitive.name + ("" if self.slope in (None, LEAKY_SLOPE) else
+                                      f" {self.slope:g}")
+
     @classmethod
     def from_words(cls, words):
+        if len(words) == 2 and words[0] == "leaky_relu":
+            return cls("leaky_relu", slope=float(words[1]))
         return cls(*words)
 
-    def spec(self) -> str:
-        return self.primitive.name
-
     def __repr__(self) -> str:
+        if self.slope not in (None, LEAKY_SLOPE):
+            return f"Activation('leaky_relu', slope={self.slope:g})"
         return repr(self.primitive.name)
 
 
