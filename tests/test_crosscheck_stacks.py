@@ -193,3 +193,18 @@ def test_cnn_values_and_jacobian_by_the_image_match_torch(batch):
     ours = tc.jacobian(net, x)
     assert ours.shape == tuple(ref.shape)
     np.testing.assert_allclose(ours.dense(), ref.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_unbiased_batch_norm_matches_torch_autograd():
+    net = tc.Network.stack([tc.Dense(4), tc.BatchNorm(unbiased=True), "tanh", tc.Dense(2)],
+                           input_shape=(3,), seed=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    z = torch.tensor(x) @ p["W1"].T + p["b1"]
+    xhat = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=True) + 1e-5)
+    out = torch.tanh(p["gamma2"] * xhat + p["beta2"]) @ p["W3"].T + p["b3"]
+    (torch.sum((out - torch.tensor(y)) ** 2) / 5).backward()
+    ours = tc.backprop(net, x, y)
+    for name, t in p.items():
+        np.testing.assert_allclose(ours[name].dense(), t.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -217,3 +217,23 @@ def test_compare_judges_a_gradient_that_is_zero_in_exact_arithmetic():
     report = tc.compare(net, x, y)
     assert report.ok, str(report)
     assert np.max(np.abs(report.results["full"]["b1"].dense())) < 1e-12  # rounding noise
+
+
+def test_batch_norm_with_the_bessel_corrected_variance():
+    """unbiased=True divides the variance by N - 1: forward against numpy's ddof=1, the
+    closed form's N/(N-1) term against the full chain, every method against the others."""
+    net = tc.Network.stack([tc.Dense(4), tc.BatchNorm(unbiased=True), "tanh", tc.Dense(2)],
+                           input_shape=(3,), seed=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    rec = net.forward(x).records[1]
+    z, gamma, beta = rec.ctx.x, net.params["gamma2"], net.params["beta2"]
+    expected = gamma * (z - z.mean(0)) / np.sqrt(z.var(0, ddof=1) + 1e-5) + beta
+    np.testing.assert_allclose(rec.ctx.y, expected, rtol=1e-12)
+    assert tc.compare(net, x, y).ok
+    text = str(tc.explain(net, x, y, "W1"))
+    assert "N/(N-1)" in text and "1/(N-1)" in text
+    biased = tc.Network.stack([tc.Dense(4), tc.BatchNorm(), "tanh", tc.Dense(2)],
+                              input_shape=(3,), params=dict(net.params))
+    assert not np.allclose(tc.backprop(net, x, y)["W1"].dense(),
+                           tc.backprop(biased, x, y)["W1"].dense())

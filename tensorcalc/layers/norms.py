@@ -19,10 +19,13 @@ from .base import NAMED, Ctx, Layer, register_kind
 from .primitive import Primitive, register, structured
 
 
-def normalise(x: np.ndarray, axis: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(xhat, 1/sigma)`` over ``axis`` with the biased variance, 1/sigma keeping dims."""
+def normalise(x: np.ndarray, axis: int, eps: float,
+              unbiased: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(xhat, 1/sigma)`` over ``axis`` with the biased variance (or the Bessel-corrected one,
+    1/(M-1)), 1/sigma keeping dims."""
     mu = x.mean(axis=axis, keepdims=True)
-    rs = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=axis, keepdims=True) + eps)
+    var = ((x - mu) ** 2).sum(axis=axis, keepdims=True) / (x.shape[axis] - unbiased)
+    rs = 1.0 / np.sqrt(var + eps)
     return (x - mu) * rs, rs
 
 
@@ -43,14 +46,17 @@ def _symbols(sym):
 
 
 # ---------------------------------------------------------------- batch norm
-def bn_dx(xhat, rs, gamma, sym) -> Derivative:
-    """``dy_ni/dx_mk = delta_ik (gamma_i/sigma_i) (delta_nm - 1/N - xhat_ni xhat_mi / N)``."""
+def bn_dx(xhat, rs, gamma, sym, unbiased: bool = False) -> Derivative:
+    """``dy_ni/dx_mk = delta_ik (gamma_i/sigma_i) (delta_nm - 1/N - xhat_ni xhat_mi / N)``
+    (with the Bessel-corrected variance the last term is divided by N - 1)."""
     N = xhat.shape[0]
     xh, sigma = _symbols(sym)
     r = (gamma * rs[0], "i", f"{sym['gamma']}/{sigma}")
     inv = (np.asarray(1.0 / N, dtype=xhat.dtype), "", "1/N")
+    var = (np.asarray(1.0 / (N - unbiased), dtype=xhat.dtype), "",
+           "1/(N-1)" if unbiased else "1/N")
     terms = [(1.0, [r], "ni", "ni"), (-1.0, [inv, r], "ni", "mi"),
-             (-1.0, [inv, r, (xhat, "ni", xh), (xhat, "mi", xh)], "ni", "mi")]
+             (-1.0, [var, r, (xhat, "ni", xh), (xhat, "mi", xh)], "ni", "mi")]
     sizes = {"n": N, "i": xhat.shape[1], "m": N}
     return structured(terms, sizes, sym["out"], sym["x"])
 
@@ -99,8 +105,11 @@ batch_norm = register(Primitive(
 
 
 # ---------------------------------------------------------------- layer norm
-def ln_dx(xhat, rs, gamma, sym) -> Derivative:
-    """``dy_ni/dx_mk = delta_nm (gamma_i/sigma_n) (delta_ik - 1/D - xhat_ni xhat_nk / D)``."""
+def ln_dx(xhat, rs, gamma, sym, unbiased: bool = False) -> Derivative:
+    """``dy_ni/dx_mk = delta_nm (gamma_i/sigma_n) (delta_ik - 1/D - xhat_ni xhat_nk / D)``
+    (layer norm uses the biased variance; ``unbiased`` is accepted for a common signature)."""
+    if unbiased:
+        raise TensorcalcError("layer norm takes the biased variance only, as torch's does.")
     D = xhat.shape[-1]
     xh, sigma = _symbols(sym)
     batch = xhat.ndim == 2
@@ -168,8 +177,10 @@ class _Norm(Layer):
         gamma = 1.0 + rng.normal(0, 0.1, in_shape)
         return {"gamma": gamma.astype(dtype), "beta": rng.normal(0, 0.1, in_shape).astype(dtype)}
 
+    unbiased = False
+
     def forward(self, x, p):
-        xhat, rs = normalise(x, self.axis, self.eps)
+        xhat, rs = normalise(x, self.axis, self.eps, self.unbiased)
         return p["gamma"] * xhat + p["beta"], (xhat, rs)
 
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
@@ -177,7 +188,7 @@ class _Norm(Layer):
         sym = {"x": ctx.sym["in"], "out": ctx.sym["out"], "gamma": ctx.sym["gamma"],
                "beta": ctx.sym["beta"]}
         if wrt == "x":
-            return self._dx(xhat, rs, ctx.p["gamma"], sym)
+            return self._dx(xhat, rs, ctx.p["gamma"], sym, self.unbiased)
         return norm_dgamma(xhat, sym) if wrt == "gamma" else norm_dbeta(xhat, sym)
 
     def param_grads(self, g, xhat):
@@ -192,19 +203,24 @@ class _Norm(Layer):
 
     @classmethod
     def from_words(cls, words):
-        return cls(*(float(w) for w in words[:1]))
+        numbers = [float(w) for w in words if w != "unbiased"]
+        return cls(*numbers[:1], **({"unbiased": True} if "unbiased" in words else {}))
 
     def spec(self) -> str:
-        return self.kind + ("" if self.eps == 1e-5 else f" {self.eps:g}")
+        return (self.kind + ("" if self.eps == 1e-5 else f" {self.eps:g}")
+                + (" unbiased" if self.unbiased else ""))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({'' if self.eps == 1e-5 else f'eps={self.eps:g}'})"
+        options = ([] if self.eps == 1e-5 else [f"eps={self.eps:g}"]) + (
+            ["unbiased=True"] if self.unbiased else [])
+        return f"{type(self).__name__}({', '.join(options)})"
 
 
 @register_kind
 class BatchNorm(_Norm):
     """Batch normalisation in training mode, like ``torch.nn.BatchNorm1d`` in training: the
-    mean and biased variance of each feature over the batch, then ``gamma xhat + beta``.
+    mean and biased variance of each feature over the batch (``unbiased=True``: the
+    Bessel-corrected variance, 1/(N-1), as some course code uses), then ``gamma xhat + beta``.
     Parameters ``gamma<l>``, ``beta<l>`` of shape (D,) (initialised near 1 and 0). It needs a
     batch with N >= 2.
 
@@ -218,6 +234,10 @@ class BatchNorm(_Norm):
     primitive = batch_norm
     _dx = staticmethod(bn_dx)
 
+    def __init__(self, eps: float = 1e-5, unbiased: bool = False) -> None:
+        super().__init__(eps)
+        self.unbiased = bool(unbiased)
+
     def check_call(self, x, batched):
         if not batched or x.shape[0] < 2:
             raise InvalidInputError(
@@ -228,13 +248,15 @@ class BatchNorm(_Norm):
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         xhat, rs = ctx.cache
         N = g.shape[0]
-        gx = (ctx.p["gamma"] * rs / N) * (N * g - g.sum(axis=0) - xhat * np.sum(g * xhat,
-                                                                                 axis=0))
+        k = N / (N - 1) if self.unbiased else 1.0  # the variance term's N/(N-1)
+        gx = (ctx.p["gamma"] * rs / N) * (N * g - g.sum(axis=0) - k * xhat * np.sum(
+            g * xhat, axis=0))
         return gx, self.param_grads(g, xhat)
 
     def input_text(self, expr: str, ctx: Ctx) -> str:
         e, gamma, xhat = expr, ctx.sym["gamma"], f"xhat({ctx.sym['in']})"
-        return (f"({gamma}/(N sigma)) (.) (N {e} - sum_n {e} - {xhat} (.) "
+        k = "N/(N-1) " if self.unbiased else ""
+        return (f"({gamma}/(N sigma)) (.) (N {e} - sum_n {e} - {k}{xhat} (.) "
                 f"sum_n({e} (.) {xhat}))")
 
 
