@@ -237,3 +237,18 @@ def test_batch_norm_with_the_bessel_corrected_variance():
                               input_shape=(3,), params=dict(net.params))
     assert not np.allclose(tc.backprop(net, x, y)["W1"].dense(),
                            tc.backprop(biased, x, y)["W1"].dense())
+
+
+def test_dropout_with_a_given_mask():
+    mask = np.array([1.0, 0.0, 1.0, 1.0])
+    layer = tc.Dropout(0.25, mask=mask)
+    net = tc.Network.stack([tc.Dense(4), layer, tc.Dense(1)], input_shape=(2,), seed=0)
+    x = np.random.default_rng(0).normal(size=(3, 2))
+    rec = net.forward(x).records[1]
+    np.testing.assert_allclose(rec.ctx.y, rec.ctx.x * mask / 0.75)  # shared by the batch
+    assert tc.compare(net, x, np.zeros((3, 1))).ok
+    assert "mask=<0/1 array (4,)>" in repr(layer)
+    with pytest.raises(tc.TensorcalcError, match="0 \\(dropped\\) and 1 \\(kept\\)"):
+        tc.Dropout(0.5, mask=[0.5, 1.0])
+    with pytest.raises(tc.TensorcalcError, match="does not fit"):
+        tc.Network.stack([tc.Dropout(0.5, mask=np.ones(3))], input_shape=(4,))(np.ones(4))

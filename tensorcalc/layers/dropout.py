@@ -55,8 +55,11 @@ dropout = register(Primitive(
 
 @register_kind
 class Dropout(Layer):
-    """Inverted dropout: each entry is dropped with probability ``p`` and the rest scaled by
-    ``1/(1-p)``; the mask is drawn once from ``seed`` and the input's shape (batch included).
+    """Inverted dropout: each entry is dropped with probability ``p`` (the drop probability,
+    as in torch: code written with a keep probability q passes ``p = 1 - q``) and the rest
+    scaled by ``1/(1-p)``; the mask is drawn once from ``seed`` and the input's shape (batch
+    included), or given: ``mask=`` a 0/1 array of the input's shape or broadcastable to it (one
+    mask shared by a batch), applied as ``mask / (1 - p)``.
 
     >>> import numpy as np, tensorcalc as tc
     >>> y = tc.Network.stack([tc.Dropout(0.5, seed=1)], input_shape=(6,))(np.ones(6))
@@ -67,13 +70,28 @@ class Dropout(Layer):
     kind = "dropout"
     symbol = "r"
 
-    def __init__(self, p: float, seed: int = 0) -> None:
+    def __init__(self, p: float, seed: int = 0, mask=None) -> None:
         _check(p, seed)
         self.p, self.seed = float(p), int(seed)
+        self.mask = None
+        if mask is not None:
+            m = as_float_array(mask, "mask")
+            if not np.all((m == 0) | (m == 1)):
+                raise TensorcalcError(f"a dropout mask holds 0 (dropped) and 1 (kept) only; got "
+                                      f"values {np.unique(m)[:5].tolist()}.")
+            self.mask = m
         self.formulas = dict(dropout.formulas)
 
     def forward(self, x, params):
-        mask = dropout_mask(x.shape, self.p, self.seed, x.dtype)
+        if self.mask is None:
+            mask = dropout_mask(x.shape, self.p, self.seed, x.dtype)
+        else:
+            try:
+                mask = np.broadcast_to(self.mask, x.shape) / (1.0 - self.p)
+            except ValueError:
+                raise TensorcalcError(f"the dropout mask of shape {self.mask.shape} does not fit "
+                                      f"the input of shape {x.shape}.") from None
+            mask = mask.astype(x.dtype)
         return x * mask, mask
 
     def local(self, ctx: Ctx, wrt: str) -> Derivative:
@@ -102,4 +120,6 @@ class Dropout(Layer):
         return f"dropout {self.p:g}" + ("" if self.seed == 0 else f" {self.seed}")
 
     def __repr__(self) -> str:
-        return f"Dropout({self.p:g}" + ("" if self.seed == 0 else f", seed={self.seed}") + ")"
+        mask = "" if self.mask is None else f", mask=<0/1 array {self.mask.shape}>"
+        return (f"Dropout({self.p:g}" + ("" if self.seed == 0 else f", seed={self.seed}")
+                + mask + ")")
