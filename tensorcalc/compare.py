@@ -151,13 +151,14 @@ NUMERIC_LIMIT = 20_000
 
 
 def compare(net: Network, x, y, methods=METHODS, *, numeric_limit: int | None = NUMERIC_LIMIT,
-            kink_margin: float = 1e-4) -> Report:
+            kink_margin: float | None = None) -> Report:
     """Run every backprop method and compare each with ``full``.
 
     A method refused for memory (``dense`` on a large network) is listed as refused and does not
     count against ``ok``; so is ``numeric`` above ``numeric_limit`` parameters (None: no
     limit). Where an input lies within ``kink_margin`` of a kink (ReLU at 0, a max-pooling tie,
-    a hinge margin of 0), a numeric mismatch is reported as such and not counted.
+    a hinge margin of 0; by default ten finite-difference steps of the dtype), a numeric
+    mismatch is reported as such and not counted.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
@@ -191,6 +192,7 @@ def compare(net: Network, x, y, methods=METHODS, *, numeric_limit: int | None = 
     overall = max(float(np.max(np.abs(g.dense()), initial=0.0)) for g in results["full"].values())
     rows = [_row(name, results, net.dtype, value, loss, overall)
             for name, value in net.params.items()]
-    found = kinks(net.forward(x), net.loss_fn.name, net.loss_fn.targets(net(x), y), kink_margin)
+    margin = 10 * default_step(net.dtype) if kink_margin is None else kink_margin
+    found = kinks(net.forward(x), net.loss_fn.name, net.loss_fn.targets(net(x), y), margin)
     return Report(repr(net), samples, str(net.dtype), results["full"].loss, rows, results, refused,
                   found)

@@ -208,3 +208,23 @@ def test_unbiased_batch_norm_matches_torch_autograd():
     ours = tc.backprop(net, x, y)
     for name, t in p.items():
         np.testing.assert_allclose(ours[name].dense(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_embedding_network_matches_torch():
+    """A makemore-style network: embedding, flatten, dense, Bessel batch norm, tanh, dense."""
+    net = tc.Network.stack([tc.Embedding(27, 10), tc.Flatten(), tc.Dense(64),
+                            tc.BatchNorm(unbiased=True), "tanh", tc.Dense(27)], loss="nll",
+                           input_shape=(3,), seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.integers(0, 27, size=(32, 3)), rng.integers(0, 27, size=32)
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    emb = F.embedding(torch.tensor(X), p["C1"]).reshape(32, -1)
+    h = emb @ p["W2"].T + p["b2"]
+    hhat = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=True) + 1e-5)
+    logits = torch.tanh(p["gamma3"] * hhat + p["beta3"]) @ p["W4"].T + p["b4"]
+    F.cross_entropy(logits, torch.tensor(Y)).backward()
+    for method in ("full", "shortcut"):
+        ours = tc.backprop(net, X, Y, method)
+        for name, t in p.items():
+            np.testing.assert_allclose(ours[name].dense(), t.grad.numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=f"{method} {name}")

@@ -21,7 +21,7 @@ def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray
     for t in terms:
         target = "".join(t.axis_labels[a] for a in axes)
         if t.relations:
-            value = program(t, target, sizes, dtype)(*(f.array for f in t.factors))
+            value = program(t, target, sizes, dtype)(*t.operand_arrays())
         else:
             value = contract_full([(f.array, f.labels) for f in t.factors], target, sizes, dtype)
         if t.coef != 1.0:

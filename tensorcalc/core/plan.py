@@ -41,7 +41,7 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
     result of each step in order, ``grads`` the contracted gradients among them."""
     where: dict[int, tuple] = {}
     for key, d in local.items():
-        for index, array in enumerate(f.array for t in d.terms for f in t.factors):
+        for index, array in enumerate(a for t in d.terms for a in t.operand_arrays()):
             where.setdefault(id(array), ("local", key, index))
     steps = []
     for k, joined in enumerate(results):
@@ -49,7 +49,7 @@ def compile_plan(local: dict, results: list[Derivative], grads: dict,
         for t in joined.terms:
             target = "".join(t.axis_labels[a] for a in joined._axes)
             if t.relations:
-                sources = tuple(where.get(id(f.array), ("const", f.array)) for f in t.factors)
+                sources = tuple(where.get(id(a), ("const", a)) for a in t.operand_arrays())
                 terms.append((t.coef, program(t, target, joined.sizes, joined.dtype), sources))
                 continue
             operands, out = full_operands([(f.array, f.labels) for f in t.factors], target,

@@ -69,6 +69,33 @@ class Relation:
         return f"{n.get(self.inp, self.inp)} = " + " + ".join(terms) + shift
 
 
+@dataclass(frozen=True, eq=False)
+class Lookup:
+    """A selection ``[inp = X[parts]]``: position ``inp`` (a table row) is the integer data
+    ``indices`` at the other labels (an embedding's ``C[X]``). Kept as the indices, never as a
+    one-hot tensor: contraction gathers (``np.take``) or scatters (``np.add.at``)."""
+
+    inp: str
+    parts: tuple[tuple[str, int], ...]
+    indices: np.ndarray
+    symbol: str = "X"
+
+    @property
+    def labels(self) -> str:
+        return "".join(c for c, _ in self.parts) + self.inp
+
+    def relabel(self, mapping: Mapping[str, str]) -> Lookup:
+        get = mapping.get
+        return Lookup(get(self.inp, self.inp), tuple((get(c, c), k) for c, k in self.parts),
+                      self.indices, self.symbol)
+
+    def text(self, names: Mapping[str, str] | None = None) -> str:
+        """``v = X_nt`` in the given letters."""
+        n = names or {}
+        at = "".join(n.get(c, c) for c, _ in self.parts)
+        return f"{n.get(self.inp, self.inp)} = {self.symbol}_{at}"
+
+
 @dataclass(frozen=True)
 class Term:
     """``coef`` times the product of ``factors`` and window ``relations``, indexed by
@@ -101,6 +128,12 @@ class Term:
     def scaled(self, c: float) -> Term:
         return Term(self.factors, self.out_labels, self.in_labels, self.coef * c,
                     self.relations)
+
+    def operand_arrays(self) -> list:
+        """The arrays a contraction of this term reads: its factors, then the index data of
+        its lookups."""
+        return [f.array for f in self.factors] + [r.indices for r in self.relations
+                                                  if isinstance(r, Lookup)]
 
 
 def first_positions(labels: str) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .contract import ascii_spec, compiled, full_operands
-from .term import Relation, Term
+from .term import Lookup, Relation, Term
 
 
 def _span(r: Relation, sizes: Mapping[str, int]) -> int:
@@ -26,9 +26,13 @@ def _span(r: Relation, sizes: Mapping[str, int]) -> int:
     return sum(k * (sizes[c] - 1) for c, k in r.parts)
 
 
-def window_view(x: np.ndarray, axis: int, r: Relation, sizes: Mapping[str, int]) -> np.ndarray:
+def window_view(x: np.ndarray, axis: int, r: Relation, sizes: Mapping[str, int],
+                indices=None) -> np.ndarray:
     """``x`` with its ``axis`` (positions ``inp``) replaced by the axes of ``r``'s parts:
-    ``x[..., sum_j c_j l_j + offset]``, zero where that falls outside ``x``."""
+    ``x[..., sum_j c_j l_j + offset]``, zero where that falls outside ``x`` (a lookup gathers
+    ``x[..., X[parts], ...]``)."""
+    if indices is not None:
+        return np.take(x, indices, axis=axis)
     n_in = x.shape[axis]
     left = max(0, -r.offset)
     right = max(0, r.offset + _span(r, sizes) - (n_in - 1))
@@ -45,10 +49,16 @@ def window_view(x: np.ndarray, axis: int, r: Relation, sizes: Mapping[str, int])
     return as_strided(x, shape, strides, writeable=False)
 
 
-def accumulate(t: np.ndarray, axis: int, r: Relation, n_in: int) -> np.ndarray:
+def accumulate(t: np.ndarray, axis: int, r: Relation, n_in: int, indices=None) -> np.ndarray:
     """``t`` with the axes of ``r``'s parts (from ``axis`` on, in order) added into positions
-    ``inp`` (a reshape where the parts tile ``inp`` exactly, as a flatten's do)."""
+    ``inp`` (a reshape where the parts tile ``inp`` exactly, as a flatten's do; a lookup
+    scatter-adds with ``np.add.at``)."""
     m = len(r.parts)
+    if indices is not None:
+        moved = np.moveaxis(t, tuple(range(axis, axis + m)), tuple(range(m)))
+        out = np.zeros((n_in,) + moved.shape[m:], dtype=t.dtype)
+        np.add.at(out, indices, moved)
+        return np.moveaxis(out, 0, axis)
     t = np.moveaxis(t, tuple(range(axis, axis + m)), tuple(range(-m, 0)))
     dims = t.shape[-m:]
     strides = [int(np.prod(dims[j + 1:])) for j in range(m)]
@@ -66,8 +76,10 @@ def accumulate(t: np.ndarray, axis: int, r: Relation, n_in: int) -> np.ndarray:
     return np.moveaxis(out[..., left: left + n_in], -1, axis)
 
 
-def pattern(r: Relation, sizes: Mapping[str, int], dtype) -> np.ndarray:
+def pattern(r: Relation, sizes: Mapping[str, int], dtype, indices=None) -> np.ndarray:
     """The 0/1 tensor of one relation, over its parts' labels then ``inp``."""
+    if indices is not None:
+        return (np.arange(sizes[r.inp]) == indices[..., None]).astype(dtype)
     m = len(r.parts)
     value = r.offset
     for j, (c, k) in enumerate(r.parts):
@@ -82,6 +94,12 @@ def program(term: Term, target: str, sizes: Mapping[str, int], dtype):
     """A function of the term's factor arrays (in order) that contracts the term to ``target``
     (labels may repeat: deltas), its relations lowered as the module docstring says."""
     labels = [f.labels for f in term.factors]
+    lookups = [r for r in term.relations if isinstance(r, Lookup)]
+    n_factors = len(term.factors)
+
+    def slot(r):  # where a lookup's indices arrive among the arguments
+        return n_factors + lookups.index(r) if isinstance(r, Lookup) else None
+
     windows, scatters, consts = [], [], []
     others = lambda r: {c for q in term.relations if q is not r for c in q.labels}  # noqa: E731
     for r in term.relations:
@@ -90,16 +108,18 @@ def program(term: Term, target: str, sizes: Mapping[str, int], dtype):
         if (r.inp not in target and r.inp not in others(r) and len(carriers) == 1
                 and not set(parts) & set(labels[carriers[0]])):
             j = carriers[0]
-            windows.append((j, labels[j].index(r.inp), r))
+            windows.append((j, labels[j].index(r.inp), r, slot(r)))
             labels[j] = labels[j].replace(r.inp, parts)
         elif (r.inp in target and target.count(r.inp) == 1 and not set(parts) & set(target)
               and not set(parts) & others(r)
               and not any(set(parts) & set(labels[j]) for j in carriers)):
             for j in carriers:  # a factor that also carries i is read at i = s*o + d*k - p
-                windows.append((j, labels[j].index(r.inp), r))
+                windows.append((j, labels[j].index(r.inp), r, slot(r)))
                 labels[j] = labels[j].replace(r.inp, parts)
             scatters.append(r)
             target = target.replace(r.inp, parts)
+        elif isinstance(r, Lookup):
+            consts.append((pattern(r, sizes, dtype, r.indices), r.labels))
         else:
             consts.append((pattern(r, sizes, dtype), r.labels))
     placeholders = [(np.empty((0,)), lab) for lab in labels]
@@ -107,20 +127,20 @@ def program(term: Term, target: str, sizes: Mapping[str, int], dtype):
     extra = [arr for arr, _ in operands[len(labels):]]
     shapes = [tuple(sizes[c] for c in lab) for lab in labels] + [arr.shape for arr in extra]
     contraction = compiled(ascii_spec([lab for _, lab in operands], result), tuple(shapes))
-    n_factors = len(term.factors)
     scatter_steps = []
     for r in reversed(scatters):
         parts = "".join(c for c, _ in r.parts)
-        scatter_steps.append((result.index(parts), r, sizes[r.inp]))
+        scatter_steps.append((result.index(parts), r, sizes[r.inp], slot(r)))
         result = result.replace(parts, r.inp)
 
-    def run(*arrays):
-        arrays = list(arrays[:n_factors])
-        for j, axis, r in windows:
-            arrays[j] = window_view(arrays[j], axis, r, sizes)
+    def run(*arguments):
+        arrays = list(arguments[:n_factors])
+        for j, axis, r, k in windows:
+            arrays[j] = window_view(arrays[j], axis, r, sizes,
+                                    None if k is None else arguments[k])
         value = np.asarray(contraction(*arrays, *extra))
-        for axis, r, n_in in scatter_steps:
-            value = accumulate(value, axis, r, n_in)
+        for axis, r, n_in, k in scatter_steps:
+            value = accumulate(value, axis, r, n_in, None if k is None else arguments[k])
         return value
 
     return run

@@ -80,9 +80,10 @@ class Layer:
         raise NotImplementedError
 
     def local_arrays(self, ctx: Ctx, wrt: str) -> tuple[np.ndarray, ...]:
-        """The factor arrays of :meth:`local`, term by term, in order: what a compiled chain
-        replays without building the derivative (a kind may compute them directly)."""
-        return tuple(f.array for t in self.local(ctx, wrt).terms for f in t.factors)
+        """The factor arrays of :meth:`local` (and its lookups' index data), term by term, in
+        order: what a compiled chain replays without building the derivative (a kind may
+        compute them directly)."""
+        return tuple(a for t in self.local(ctx, wrt).terms for a in t.operand_arrays())
 
     def backward(self, g: np.ndarray, ctx: Ctx, want_input: bool = True
                  ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
@@ -106,6 +107,11 @@ class Layer:
     def example(cls) -> Layer:
         """An instance for the registry's tests (placed after an input of shape (4,))."""
         return cls()
+
+    @classmethod
+    def example_data(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Input for the registry's tests (an embedding's are integer ids)."""
+        return rng.normal(size=shape) * 1.5 + 0.3
 
     @classmethod
     def from_words(cls, words: list[str]) -> Layer:

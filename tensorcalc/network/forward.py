@@ -28,16 +28,18 @@ def run(nodes: Sequence[Node], params: Mapping[str, np.ndarray], x: np.ndarray,
     records = []
     for node in nodes:
         p = {s: params[name] for s, name in node.names.items()}
+        inner = ()
         try:
             node.layer.check_call(x, batched)
+            if node.children:
+                inner = tuple(run(node.children, params, x, batched))
+                y, cache = x + inner[-1].ctx.y, None
+            else:
+                y, cache = node.layer.forward_in(x, p, node.in_shape)
         except TensorcalcError as err:
+            if str(err).startswith("layer "):
+                raise
             raise type(err)(f"{node.where}: {err}") from None
-        if node.children:
-            inner = tuple(run(node.children, params, x, batched))
-            y, cache = x + inner[-1].ctx.y, None
-        else:
-            inner = ()
-            y, cache = node.layer.forward_in(x, p, node.in_shape)
         records.append(Record(node, Ctx(x, y, cache, p, node.sym, batched), inner))
         x = y
     return records
