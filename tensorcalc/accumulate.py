@@ -105,7 +105,11 @@ class Accumulation:
             parts.append(self.local[last.node.path, "x"])
             text = loss.fused_text(last.ctx.sym["out"], last.ctx.batched)
             records = records[:-1]
-        self.walk(records, parts, text)
+        parts, text = self.walk(records, parts, text)
+        if parts is not None and records and records[0].node.need_input:
+            symbol = self.fw.records[0].ctx.sym["in"]
+            g = self.step(gradient_name(symbol), parts, text)
+            self.grads["x"] = Derivative._make(g.terms, g.sizes, "C", "x", g._dtype)
         return self
 
     def walk(self, records, parts, text):

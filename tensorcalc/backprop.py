@@ -174,8 +174,10 @@ class Progress:
             print(file=sys.stderr)
 
 
-def backprop(net: Network, x, y, method: str = "full") -> Gradients:
-    """The gradient of the network's loss with respect to every parameter.
+def backprop(net: Network, x, y, method: str = "full", *, input_grad: bool = False
+             ) -> Gradients:
+    """The gradient of the network's loss with respect to every parameter (and, with
+    ``input_grad=True``, with respect to the input: ``g["x"]``).
 
     ``method`` is ``"full"`` (typed chain rule, deltas as labels), ``"dense"`` (the same chain
     with every local derivative materialised), ``"shortcut"`` (each layer's backward formula in
@@ -195,6 +197,7 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
         raise UnknownNameError(f"unknown method {method!r}; valid methods are "
                                f"{', '.join(map(repr, METHODS))}.")
     start = time.perf_counter()
+    net = net.for_input() if input_grad else net
     fw = net.forward(x)
     y = net.loss_fn.targets(fw.output, y)  # checked once, here
     trace: list[Step] | Callable[[], list[Step]] = []
@@ -212,8 +215,17 @@ def backprop(net: Network, x, y, method: str = "full") -> Gradients:
             largest = max([acc.largest] + [d.nbytes_dense for d in local.values()])
         else:
             arrays, largest = (shortcut if method == "shortcut" else _numeric)(net, fw, y)
-            grads = {k: Derivative._wrap(v, (), v.shape, "C", net.symbol(k))
+            if input_grad and method == "numeric":
+                arrays["x"] = _numeric_input(net, fw, y)
+            grads = {k: Derivative._wrap(v, (), v.shape, "C", "x" if k == "x" else net.symbol(k))
                      for k, v in arrays.items()}
     seconds = time.perf_counter() - start
-    return Gradients(method, {k: grads[k] for k in net.params}, loss, seconds, largest, trace)
+    names = [*net.params] + (["x"] if input_grad else [])
+    return Gradients(method, {k: grads[k] for k in names}, loss, seconds, largest, trace)
+
+
+def _numeric_input(net: Network, fw, y) -> np.ndarray:
+    """dC/dx by central differences."""
+    return numerical_derivative(lambda v: net.loss_at(net._run(net.params, v), y), fw.x,
+                                of="C", wrt="x").dense().astype(net.dtype)
 

@@ -29,11 +29,13 @@ def shortcut(net, fw, y) -> tuple[dict[str, np.ndarray], int]:
     else:
         g = loss.derivative(fw.output, y).compact
     grads: dict[str, np.ndarray] = {}
-    _walk(records, g, grads)
+    gx = _walk(records, g, grads)
+    if gx is not None:  # the network was marked for the input's gradient
+        grads["x"] = gx
     if net.weight_decay:
         for node in (n for top in net.nodes for n in top.walk()):
             for s in node.layer.decay:
                 name = node.names[s]
                 grads[name] = grads[name] + 2.0 * net.weight_decay * net.params[name]
     largest = max([g.nbytes] + [v.nbytes for v in grads.values()])
-    return {k: grads[k] for k in net.params}, largest
+    return {k: grads[k] for k in [*net.params, "x"] if k in grads}, largest

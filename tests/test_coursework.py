@@ -248,3 +248,12 @@ def test_each_bug_class_shrinks_to_a_small_case_with_its_diagnosis(convention, b
     assert sum(net.sizes) <= (7 if bug == "transpose" else 3)  # shrunk to a tiny network
     report = gradient_check(student, half_net(net), x, y, **options)
     assert any(line in d for d in report.diagnosis), report.diagnosis
+
+
+def test_gradients_given_as_values_not_a_function():
+    net = _net()
+    mine = relu_backprop(dict(net.params), X, Y)
+    tcs.assert_gradients_match(mine, net, X, Y)
+    tcs.assert_gradients_match([mine[k] for k in net.params], net, X, Y)
+    wrong = dict(mine, b2=2 * mine["b2"])
+    assert gradient_check(wrong, net, X, Y).wrong == ["b2"]

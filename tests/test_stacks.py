@@ -252,3 +252,17 @@ def test_dropout_with_a_given_mask():
         tc.Dropout(0.5, mask=[0.5, 1.0])
     with pytest.raises(tc.TensorcalcError, match="does not fit"):
         tc.Network.stack([tc.Dropout(0.5, mask=np.ones(3))], input_shape=(4,))(np.ones(4))
+
+
+@pytest.mark.parametrize("method", tc.METHODS)
+def test_the_gradient_by_the_input(method):
+    net = tc.Network.stack([tc.Dense(4), "tanh", tc.BatchNorm(), tc.Residual([tc.Dense(4), "relu"]),
+                            tc.Dense(2), "softmax"], loss="cross_entropy", input_shape=(3,),
+                           seed=0)
+    x, y = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    g = tc.backprop(net, x, y, method, input_grad=True)
+    assert list(g) == [*net.params, "x"] and g["x"].shape == x.shape
+    reference = tc.numerical_derivative(lambda v: net.loss(v, y), x).dense()
+    tol = 1e-6 if method == "numeric" else 1e-7
+    np.testing.assert_allclose(g["x"].dense(), reference, rtol=tol, atol=tol)
+    assert "x" not in tc.backprop(net, x, y, method)

@@ -3,6 +3,7 @@ every layer's values."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from types import MappingProxyType
@@ -238,6 +239,18 @@ class Network:
             raise InvalidInputError(f"x is an empty batch (shape {x.shape}); pass at least one "
                                     f"sample.")
         return x.astype(self.dtype, copy=False)
+
+    def for_input(self) -> Network:
+        """The same network, marked so that backprop carries the gradient down to the input
+        (``backprop(..., input_grad=True)``): every layer then needs its input derivative."""
+        view = self.__dict__.get("_input_view")
+        if view is None:
+            view = copy.copy(self)
+            view.nodes = mark_inputs(self.nodes, below=True)
+            view.local_keys = local_keys(view.nodes)
+            view.signature = self.signature + ("input",)
+            self.__dict__["_input_view"] = view
+        return view
 
     def forward(self, x: object) -> Forward:
         """Run the network and keep every layer's input and output."""

@@ -63,16 +63,21 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
                    samples="rows", bias="flat", names=None) -> GradientCheck:
     """Every gradient of ``grad_fn`` against ``backprop(method="full")``, in one report.
 
-    Without options ``grad_fn(net, x, y)`` is called. With any option it is called as
-    ``grad_fn(params, x, y)`` in the student's convention (``weights="in_out"``: W transposed;
-    ``samples="columns"``: x as (n0, N) and float targets as (k, N); ``bias="column"``: biases
-    (n, 1); ``names={"W1": "dW1", ...}``: keys renamed), and what it returns is read back in
-    that convention."""
+    ``grad_fn`` may also be the student's gradients themselves: a mapping, or a list in the
+    order of ``net.params``. Without options ``grad_fn(net, x, y)`` is called. With any option
+    it is called as ``grad_fn(params, x, y)`` in the student's convention
+    (``weights="in_out"``: W transposed; ``samples="columns"``: x as (n0, N) and float targets
+    as (k, N); ``bias="column"``: biases (n, 1); ``names={"W1": "dW1", ...}``: keys renamed),
+    and what it returns is read back in that convention."""
     __tracebackhide__ = True
     convention = Convention.of(net, weights=weights, samples=samples, bias=bias, names=names)
     reference = backprop(net, x, y, "full")
     expected = {k: v.dense() for k, v in reference.items()}
-    if Convention(weights, samples, bias, names).is_default:
+    if isinstance(grad_fn, (list, tuple)):  # the gradients themselves, in the params' order
+        claimed = {convention.name(k): g for k, g in zip(expected, grad_fn)}
+    elif isinstance(grad_fn, Mapping):  # the gradients themselves
+        claimed = grad_fn
+    elif Convention(weights, samples, bias, names).is_default:
         claimed = grad_fn(net, x, y)
     else:
         sx, sy = convention.data(x, y)
