@@ -67,7 +67,7 @@ from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain
 from .numeric import CheckReport, check_derivative, numerical_derivative
 from .plot import plot, plot_chain
-from .testing import check_gradients
+from .testing import check_gradients, check_layer, check_vjp
 
 __version__ = "0.2.0"
 
@@ -119,6 +119,8 @@ __all__ = [
     "chain",
     "check_derivative",
     "check_gradients",
+    "check_layer",
+    "check_vjp",
     "compare",
     "conv1d",
     "conv2d",

@@ -26,7 +26,13 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("tensorcalc.strategies needs hypothesis: pip install hypothesis "
                       "(the project's 'test' extra)") from err
 
-from ..testing import assert_gradients_match, assert_jacobian_matches, gradients_match
+from ..testing import (
+    assert_gradients_match,
+    assert_jacobian_matches,
+    assert_layer_matches,
+    assert_vjp_matches,
+    gradients_match,
+)
 from .networks import (
     activations,
     class_indices,
@@ -52,6 +58,7 @@ settings.register_profile(CI_PROFILE, derandomize=True, deadline=None, print_blo
 
 __all__ = [
     "CI_PROFILE", "activations", "arrays", "assert_gradients_match", "assert_jacobian_matches",
+    "assert_layer_matches", "assert_vjp_matches",
     "chains", "class_indices", "conv_layers", "conv_stacks", "derivatives", "gradients_match",
     "layer_sizes", "losses", "networks", "one_hot_targets", "outputs", "pairings", "shapes",
     "stacks", "sums",

@@ -23,10 +23,12 @@ from .gradients import (
     gradient_check,
     gradients_match,
 )
+from .layercheck import assert_layer_matches, assert_vjp_matches, check_layer, check_vjp
 from .report import GradientCheck, ParamCheck
 
 __all__ = ["GRADIENT_TOLERANCES", "Convention", "GradientCheck", "ParamCheck",
-           "assert_gradients_match", "assert_jacobian_matches", "check_gradients",
+           "assert_gradients_match", "assert_jacobian_matches", "assert_layer_matches",
+           "assert_vjp_matches", "check_gradients", "check_layer", "check_vjp",
            "gradient_check", "gradients_match"]
 
 

@@ -111,10 +111,16 @@ class GradientCheck:
     reproducer: str = ""
     tolerance: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Failures that are not a wrong value: a wrong shape, an exception in the student's code.
+    problems: list[str] = field(default_factory=list)
+    #: What leaves the check passing but deserves a word (``strict``: they fail it too).
+    warnings: list[str] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks.values())
+        return (all(c.ok for c in self.checks.values()) and not self.problems
+                and not (self.strict and self.warnings))
 
     @property
     def wrong(self) -> list[str]:
@@ -125,13 +131,20 @@ class GradientCheck:
 
     def __str__(self) -> str:
         wrong = self.wrong
-        head = ("every gradient matches" if not wrong else
-                f"{len(wrong)} of {len(self.checks)} gradients are wrong "
+        noun = "checks" if "out" in self.checks else "gradients"  # a layer's forward too
+        head = (f"every {'check passes' if noun == 'checks' else 'gradient matches'}"
+                if not wrong else f"{len(wrong)} of {len(self.checks)} {noun} are wrong "
                 f"({', '.join(wrong)})") + (f"; {self.tolerance}" if self.tolerance else "")
+        if self.problems:
+            head = (f"FAILED: {len(self.problems)} problem(s) below"
+                    + (f"; of the gradients checked, {head}" if self.checks else ""))
         lines = [head] + [f"  {'ok   ' if c.ok else 'WRONG'} {c.line()}"
                           for c in self.checks.values()]
+        lines += [f"problem: {p}" for p in self.problems]
         lines += [f"diagnosis: {d}" for d in self.diagnosis]
+        lines += [f"{'FAILED (strict)' if self.strict else 'warning'}: {w}"
+                  for w in self.warnings]
         lines += [f"note: {n}" for n in self.notes]
-        if self.reproducer and wrong:
+        if self.reproducer and not self.ok:
             lines += ["rebuild this case:"] + ["    " + ln for ln in self.reproducer.splitlines()]
         return "\n".join(lines)
