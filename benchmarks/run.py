@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from peers import PEER_GRAD, PEER_JAC, load_peers, peer_grad, peer_jacobian
+from coursework import check_layer_cases, coursework_targets, embedding_cases
 from stacks import RESIDUAL_DEPTHS, lenet_jacobian_case, stack_cases
 
 import tensorcalc as tc
@@ -159,7 +160,7 @@ def targets(cases: list[dict]) -> list[dict]:
     checks += [("median_s", c["case"], "torch backward", 3.0, "shortcut") for c in cases
                if c["case"].startswith("stack LeNet")]
     rows = {(c["case"], r["method"]): r for c in cases for r in c["results"]}
-    out = [depth_target(rows)]
+    out = [depth_target(rows)] + coursework_targets(rows)
     for key, case, other, limit, mine in checks:
         a, b = (rows.get((case, m), {}).get(key) for m in (mine, other))
         value = a / b if a is not None and b else None
@@ -276,7 +277,9 @@ def main(argv=None) -> int:
     old_limit = tc.set_dense_limit(dense_limit)
     try:
         cases = (backprop_cases(ops, cfg) + stack_cases(ops, cfg, run_case, as_array)
-                 + jacobian_cases(ops, cfg) + lenet_jacobian_case(ops, cfg, run_case))
+                 + jacobian_cases(ops, cfg) + lenet_jacobian_case(ops, cfg, run_case)
+                 + embedding_cases(ops, cfg, run_case, as_array)
+                 + check_layer_cases(ops, cfg, run_case, as_array))
     finally:
         tc.set_dense_limit(old_limit)
     checks = targets(cases)

@@ -93,9 +93,10 @@ def contract(operands: Sequence[Operand], result: Sequence[str]) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def _direct(spec: str, shapes: tuple[tuple[int, ...], ...]) -> bool:
-    """True when one ``np.einsum`` call is cheapest: small pairs, and any contraction whose
-    naive loop (every combination of its labels) stays small."""
-    if len(shapes) <= 2 and sum(math.prod(s) for s in shapes) < SMALL:
+    """True when one ``np.einsum`` call is cheapest: a small single operand, and any
+    contraction whose naive loop (every combination of its labels) stays small (a pair with a
+    larger loop is a matrix product: einsum's loop costs several times BLAS there)."""
+    if len(shapes) <= 1 and sum(math.prod(s) for s in shapes) < SMALL:
         return True
     sizes = {c: n for labels, shape in zip(spec.split("->")[0].split(","), shapes)
              for c, n in zip(labels, shape)}

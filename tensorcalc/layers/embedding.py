@@ -85,6 +85,9 @@ class Embedding(Layer):
                     (Lookup("v", tuple((c, 1) for c in lead), ids, f"X({ctx.sym['in']})"),))
         return Derivative._make((term,), sizes, ctx.sym["out"], ctx.sym["C"], ctx.p["C"].dtype)
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return (ctx.cache,)  # the ids: the lookup's index data
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         grad = np.zeros((self.num, self.dim), dtype=g.dtype)
         np.add.at(grad, ctx.cache, g)

@@ -191,6 +191,13 @@ class _Norm(Layer):
             return self._dx(xhat, rs, ctx.p["gamma"], sym, self.unbiased)
         return norm_dgamma(xhat, sym) if wrt == "gamma" else norm_dbeta(xhat, sym)
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        """The factors of :meth:`local` straight from the cache, in its term order."""
+        xhat, rs = ctx.cache
+        if wrt != "x":
+            return (xhat,) if wrt == "gamma" else ()
+        return self._dx_arrays(xhat, rs, ctx.p["gamma"])
+
     def param_grads(self, g, xhat):
         if g.ndim == 2:
             return {"gamma": np.sum(g * xhat, axis=0), "beta": g.sum(axis=0)}
@@ -238,6 +245,12 @@ class BatchNorm(_Norm):
         super().__init__(eps)
         self.unbiased = bool(unbiased)
 
+    def _dx_arrays(self, xhat, rs, gamma):
+        N = xhat.shape[0]
+        r = gamma * rs[0]
+        inv = np.asarray(1.0 / N, dtype=xhat.dtype)
+        return r, inv, r, np.asarray(1.0 / (N - self.unbiased), dtype=xhat.dtype), r, xhat, xhat
+
     def check_call(self, x, batched):
         if not batched or x.shape[0] < 2:
             raise InvalidInputError(
@@ -276,6 +289,11 @@ class LayerNorm(_Norm):
     primitive = layer_norm
     axis = -1
     _dx = staticmethod(ln_dx)
+
+    def _dx_arrays(self, xhat, rs, gamma):
+        s = rs[..., 0]
+        inv = np.asarray(1.0 / xhat.shape[-1], dtype=xhat.dtype)
+        return gamma, s, inv, gamma, s, inv, gamma, s, xhat, xhat
 
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         xhat, rs = ctx.cache

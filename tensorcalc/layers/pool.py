@@ -280,6 +280,9 @@ class Flatten(Layer):
         term = Term((), n + "g", n + axes, 1.0, (rel,))
         return Derivative._make((term,), sizes, ctx.sym["out"], ctx.sym["in"], ctx.x.dtype)
 
+    def local_arrays(self, ctx: Ctx, wrt: str):
+        return ()  # one relation, no factors
+
     def backward(self, g, ctx: Ctx, want_input: bool = True):
         return g.reshape(ctx.x.shape), {}
 
