@@ -151,3 +151,8 @@ __all__ = [
     "squared_error",
     "tanh",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names (not the internal modules that importing the package loads)."""
+    return sorted({*__all__, "__version__", "layers", "testing"})

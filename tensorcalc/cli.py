@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 
 import numpy as np
 
+from . import __version__
 from .backprop import METHODS
 from .compare import compare
 from .errors import TensorcalcError
@@ -68,14 +71,30 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    help="float type (default: float64)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors that suggest the option meant (``--sise`` -> ``--sizes``)."""
+
+    def error(self, message: str):
+        unknown = re.findall(r"(--?[\w-]+)", message.split(":", 1)[-1]) if (
+            "unrecognized arguments" in message) else []
+        known = [o for a in self._actions for o in a.option_strings]
+        for sub in (a for a in self._actions if isinstance(a, argparse._SubParsersAction)):
+            known += [o for p in sub.choices.values() for a in p._actions
+                      for o in a.option_strings]
+        hints = [f"{u} -> did you mean {close[0]}?" for u in unknown
+                 if (close := difflib.get_close_matches(u, set(known), n=1, cutoff=0.6))]
+        super().error(message + "".join(f"\n  {h}" for h in hints))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tensorcalc",
         description="Backpropagation as an explicit tensor chain rule: compare the full-tensor "
                     "chain with the shortcut and finite differences, or explain the chain for "
                     "one parameter.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"tensorcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     epilog = "one-line layer grammar (--layers):\n" + GRAMMAR
     check = sub.add_parser("check", help="compare full, dense, shortcut and numeric backprop; "
                                          "exit 1 if any method disagrees", epilog=epilog,

@@ -122,8 +122,10 @@ def compare_arrays(analytic: np.ndarray, numeric: np.ndarray, dtype, rtol=None, 
     scale = max(float(np.max(np.abs(numeric), initial=0.0)),
                 float(np.max(np.abs(analytic), initial=0.0)))
     excess = diff - rtol * np.abs(numeric)
-    worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
     ok = bool(np.all(excess <= atol * scale + floor))
+    # failing: the entry furthest over its tolerance; passing: the largest error there is
+    worst = (np.unravel_index(int(np.argmax(diff if ok else excess)), excess.shape)
+             if excess.size else ())
     return ok, tuple(int(i) for i in worst), rtol, atol
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ShapeMismatchError
 from . import layout as _layout
+from .access import Access
 from .algebra import meet, used_sizes, value_axes
 from .arithmetic import Arithmetic
 from .contract import einsum_spec
@@ -30,7 +31,7 @@ from .term import Factor, Term, structure_name, validated
 from .validate import _trusted, as_float_array, readonly
 
 
-class Derivative(Arithmetic, Rendered):
+class Derivative(Access, Arithmetic, Rendered):
     """A derivative tensor d``of``/d``wrt``, stored as a sum of einsum networks.
 
     Most users build one with :meth:`from_array`, get one from a primitive's ``derivative``
@@ -291,11 +292,6 @@ class Derivative(Arithmetic, Rendered):
     def __array__(self, dtype=None, copy=None):
         arr = self.dense()
         return arr if dtype is None else arr.astype(dtype)
-
-    def to_layout(self, layout: str) -> np.ndarray:
-        """The dense tensor in ``'canonical'``, ``'numerator'`` or ``'denominator'`` layout."""
-        _layout.check_layout(layout)
-        return _layout.to_layout(self.dense(), layout, self.out_shape, self.in_shape)
 
 
 def _set(d: Derivative, terms, sizes, of, wrt, dtype) -> None:

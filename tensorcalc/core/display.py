@@ -76,4 +76,4 @@ class Rendered:
         zeros = self.structural_zero_fraction
         return (f"<Derivative {self.kind} d{self.of}/d{self.wrt}: out {self.out_shape} "
                 f"in {self.in_shape}, {self.structure}, {self.nbytes_dense:,} B when dense "
-                f"({zeros:.0%} structural zeros); {body}>")
+                f"({_render.percent(zeros)} structural zeros); {body}>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .render import percent
+
 #: Tensors with at most this many entries are shown in full in notebooks; larger ones summarised.
 HTML_MAX_ENTRIES = 400
 
@@ -39,7 +41,7 @@ def derivative_html(d) -> str:
     """A derivative for a notebook: kind and shapes, its entry formula, and its values when
     small (nested matrices in canonical layout) or its size when not."""
     head = html_escape(f"{d.kind} d{d.of}/d{d.wrt}: out {d.out_shape}, in {d.in_shape}, "
-                       f"{d.structure} ({d.structural_zero_fraction:.0%} structural zeros)")
+                       f"{d.structure} ({percent(d.structural_zero_fraction)} structural zeros)")
     if d.nbytes_dense <= 8 * HTML_MAX_ENTRIES:
         body = html_array(d.dense())
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import MemoryLimitError, TensorcalcError
+from .render import percent
 
 _dense_limit = [1 << 30]
 
@@ -32,7 +33,7 @@ def check_dense_size(d, max_bytes: int | None = None) -> None:
         raise MemoryLimitError(
             f"dense() of the {d.kind} d{d.of}/d{d.wrt} with shape {d.shape} needs "
             f"{d.nbytes_dense:,} bytes, above the limit of {limit:,} bytes "
-            f"({d.structural_zero_fraction:.1%} of it would be structural zeros). Contract "
+            f"({percent(d.structural_zero_fraction)} of it would be structural zeros). Contract "
             f"it first (chain it with a gradient, or use .compact), or raise the limit with "
             f"tc.set_dense_limit(nbytes)."
         )

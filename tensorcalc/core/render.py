@@ -18,6 +18,21 @@ _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
 TermData = tuple
 
 
+def percent(share: float) -> str:
+    """``share`` as a percentage with as many decimals as it takes never to show 0% or 100%
+    for a share that is not exactly 0 or 1 (99.8% stays 99.8%).
+
+    >>> percent(0.998), percent(1.0), percent(0.25), percent(1e-5)
+    ('99.8%', '100%', '25%', '0.001%')
+    """
+    for digits in range(7):
+        shown = round(share * 100, digits)
+        if (shown == 100 and share < 1) or (shown == 0 and share > 0):
+            continue
+        return f"{share:.{digits}%}"
+    return f"{share:.7%}"
+
+
 def _fresh(taken: set[str]) -> str:
     for c in _LETTERS:
         if c not in taken:
