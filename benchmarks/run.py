@@ -25,8 +25,8 @@ from importlib import metadata
 from types import SimpleNamespace
 
 import numpy as np
-from peers import PEER_GRAD, PEER_JAC, load_peers, peer_grad, peer_jacobian
 from coursework import check_layer_cases, coursework_targets, embedding_cases
+from peers import PEER_GRAD, PEER_JAC, load_peers, peer_grad, peer_jacobian
 from stacks import RESIDUAL_DEPTHS, lenet_jacobian_case, stack_cases
 
 import tensorcalc as tc

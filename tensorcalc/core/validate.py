@@ -70,3 +70,25 @@ def readonly(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
     view.flags.writeable = False
     return view
+
+
+def plain(value: object) -> object:
+    """``value`` with a tensor of another library made a numpy array, by duck typing (torch
+    is never imported): anything with ``.detach()``, ``.cpu()`` and ``.numpy()`` is detached
+    from its graph and copied to the host. Lists, scalars and arrays pass through.
+
+    >>> class Tensor:  # stands for a torch tensor that requires grad
+    ...     def detach(self): return self
+    ...     def cpu(self): return self
+    ...     def numpy(self): return np.ones(2, dtype=np.float32)
+    >>> plain(Tensor()).dtype, plain([1.0, 2.0])
+    (dtype('float32'), [1.0, 2.0])
+    """
+    if all(callable(getattr(value, m, None)) for m in ("detach", "cpu", "numpy")):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def plain_array(value: object) -> np.ndarray:
+    """:func:`plain`, then ``np.asarray``: a student's tensor, array or nested list."""
+    return np.asarray(plain(value))

@@ -10,30 +10,16 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..core.validate import as_float_array, trusted
-from ..errors import InvalidInputError, ShapeMismatchError, TensorcalcError
+from ..core.validate import trusted
+from ..errors import ShapeMismatchError, TensorcalcError
 from ..layers import Activation, Dense, Layer, Loss, Softmax, identity, softmax
 from ..layers.grammar import parse_layers
+from .checks import check_input, valid_dtype, valid_seed
 from .conventions import Convention
 from .forward import Forward, run
 from .nodes import Node, build, local_keys, mark_inputs
+from .student import read_params, student_of
 from .template import dense_stack, describe_template, stack_of_params
-
-
-def _dtype(dtype) -> np.dtype:
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype not in (np.float32, np.float64):
-        raise InvalidInputError("dtype must be np.float32 or np.float64.")
-    return dtype
-
-
-def _seed(seed):
-    if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
-        raise InvalidInputError(f"seed must be a non-negative integer or None; got {seed!r}.")
-    return seed
 
 
 class Network:
@@ -47,10 +33,28 @@ class Network:
     ...                         loss="squared_error", seed=0)
     >>> net.sizes, net.params["W1"].shape, net.depth
     ([3, 4, 2], (4, 3), 2)
+
+    ``params`` may be the student's own arrays: a mapping in their names (``names`` maps
+    tensorcalc's names to theirs, and may leave some out), or a list in the order of ``names``
+    (tensorcalc's names). Each array may hold its entries in another singleton layout than
+    the layer's ((1, n) or (n, 1) for (n,), (1, C, 1, 1) for (C,)): the network computes with
+    the layer's shape, remembers the student's (``net.student``), and gradient checks expect
+    and report that shape. ``numbering="by_dense"`` names a norm's parameters after the dense
+    or conv layer before it, as the classic assignment does (the default is ``"by_layer"``):
+
+    >>> import numpy as np
+    >>> mine = {"W1": np.ones((4, 3)), "b1": np.zeros((1, 4)), "bngain": np.ones((1, 4)),
+    ...         "bnbias": np.zeros((1, 4)), "W2": np.ones((2, 4)), "b2": np.zeros(2)}
+    >>> net = tc.Network.stack([tc.Dense(4), tc.BatchNorm(), "relu", tc.Dense(2)],
+    ...                        input_shape=(3,), params=mine, numbering="by_dense",
+    ...                        names={"gamma1": "bngain", "beta1": "bnbias"})
+    >>> list(net.params), net.params["gamma1"].shape, net.student.shapes["gamma1"]
+    (['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2'], (4,), (1, 4))
     """
 
     def __init__(self, layers: Sequence, loss="squared_error", input_shape=None, seed=0,
-                 dtype=np.float64, weight_decay: float = 0.0, params=None) -> None:
+                 dtype=np.float64, weight_decay: float = 0.0, params=None, names=None,
+                 numbering: str = "by_layer") -> None:
         if input_shape is None:
             raise TensorcalcError("a network needs input_shape, the shape of one sample, e.g. "
                                   "input_shape=(8,).")
@@ -70,23 +74,23 @@ class Network:
         if not isinstance(weight_decay, Real) or not weight_decay >= 0:
             raise TensorcalcError(f"weight_decay must be a number >= 0; got {weight_decay!r}.")
         self.input_shape = shape
-        self.nodes: list[Node] = mark_inputs(build(layers, shape))
+        self.numbering = numbering
+        self.nodes: list[Node] = mark_inputs(build(layers, shape, numbering=numbering))
         self.layers = tuple(n.layer for n in self.nodes)
         self.loss_fn = Loss.of(loss)
         self.loss_fn.check_pairing(self.layers[-1])
         self.weight_decay = float(weight_decay)
-        self._dtype = _dtype(dtype)
-        if params is None:
-            params = self._init(np.random.default_rng(_seed(seed)), self._dtype)
+        self._dtype = valid_dtype(dtype)
         #: Parameters by name, read-only (build a changed network with :meth:`with_params`).
-        self.params = MappingProxyType(self._check_params(params))
+        self.params = MappingProxyType(self._check_params(params, names, seed))
         self.local_keys = local_keys(self.nodes)
         #: What a compiled backprop chain depends on besides the input's shape.
         self.signature = (tuple(layer.spec() for layer in self.layers), self.loss_fn.name,
                           bool(self.weight_decay))
 
     stack = classmethod(lambda cls, layers, **options: cls(layers, **options))
-    stack.__doc__ = "A network from any stack of layers: ``Network.stack(layers, loss=...)``."
+    stack.__doc__ = ("A network from any stack of layers: ``Network.stack(layers, loss=..., "
+                     "input_shape=..., params=..., names=..., numbering=...)``.")
 
     def _placed(self):
         for top in self.nodes:
@@ -99,24 +103,18 @@ class Network:
             params.update({node.names[s]: values[s] for s in node.layer.params})
         return params
 
-    def _check_params(self, params: Mapping[str, object]) -> dict[str, np.ndarray]:
-        expected = {node.names[s]: (node, s, shape) for node in self._placed()
+    def _check_params(self, params, names, seed) -> dict[str, np.ndarray]:
+        expected = {node.names[s]: (node.where, tuple(shape)) for node in self._placed()
                     for s, shape in node.layer.param_shapes(node.in_shape).items()}
-        missing, unknown = set(expected) - set(params), set(params) - set(expected)
-        if missing or unknown:
-            raise TensorcalcError(
-                f"this stack's parameters are {', '.join(expected)}; "
-                + (f"missing {sorted(missing)}" if missing else "")
-                + ("; " if missing and unknown else "")
-                + (f"unexpected {sorted(unknown)}" if unknown else "") + ".")
-        arrays = {k: as_float_array(params[k], k) for k in expected}
+        if params is None:
+            self.student = student_of(names, expected)
+            arrays = self._init(np.random.default_rng(valid_seed(seed)), self._dtype)
+        else:
+            arrays, self.student = read_params(params, names, expected)
         dtype = np.result_type(*arrays.values()) if arrays else self._dtype
         out = {}
-        for name, (node, _, shape) in expected.items():
-            if arrays[name].shape != tuple(shape):
-                raise ShapeMismatchError(f"{name} must have shape {tuple(shape)} for "
-                                         f"{node.where}; got {arrays[name].shape}.")
-            out[name] = np.array(arrays[name], dtype=dtype)
+        for name, arr in arrays.items():
+            out[name] = np.array(arr, dtype=dtype)
             out[name].flags.writeable = False
         return out
 
@@ -130,8 +128,8 @@ class Network:
         1/n_{l-1}) and biases ~ N(0, 0.1^2), drawn from ``seed`` (a non-negative integer or
         None)."""
         layers, input_shape = dense_stack(sizes, hidden, output, bias)
-        return cls(layers, loss=loss, input_shape=input_shape, seed=_seed(seed),
-                   dtype=_dtype(dtype))
+        return cls(layers, loss=loss, input_shape=input_shape, seed=valid_seed(seed),
+                   dtype=valid_dtype(dtype))
 
     @classmethod
     def from_params(cls, params: Mapping[str, object], *, hidden="sigmoid", output="sigmoid",
@@ -140,7 +138,8 @@ class Network:
         """A dense network from explicit weights ``{"W1": ..., "b1": ..., ...}`` (leave out a
         ``b`` for a layer without bias); ``W<l>`` has shape (n_l, n_{l-1}). A student's
         parameters in another convention are read with ``weights="in_out"`` (W stored (n_{l-1},
-        n_l)), ``bias="column"`` ((n, 1) biases) and ``names={"W1": "w1", ...}``.
+        n_l)), ``bias="column"`` ((n, 1) biases) and ``names={"W1": "w1", ...}`` (remembered:
+        gradient checks then read and report ``w1``).
 
         >>> import numpy as np, tensorcalc as tc
         >>> mine = {"w1": np.ones((3, 4)), "b1": np.zeros((4, 1)), "w2": np.ones((4, 2))}
@@ -153,7 +152,9 @@ class Network:
         if not convention.is_default:
             params = convention.read(params)
         layers, input_shape = stack_of_params(params, hidden, output)
-        return cls(layers, loss=loss, input_shape=input_shape, params=params)
+        net = cls(layers, loss=loss, input_shape=input_shape, params=params)
+        net.student = net.student.renamed(names)
+        return net
 
     def with_params(self, mapping: Mapping[str, object]) -> Network:
         """A copy with the parameters in ``mapping`` replaced (the rest kept)."""
@@ -161,9 +162,11 @@ class Network:
         if unknown:
             raise TensorcalcError(f"unknown parameters {sorted(unknown)}; this network has "
                                   f"{', '.join(self.params)}.")
-        return Network(self.layers, loss=self.loss_fn, input_shape=self.input_shape,
-                       weight_decay=self.weight_decay, params={**self.params, **mapping},
-                       dtype=self.dtype)
+        net = Network(self.layers, loss=self.loss_fn, input_shape=self.input_shape,
+                      weight_decay=self.weight_decay, params={**self.params, **mapping},
+                      dtype=self.dtype, numbering=self.numbering)
+        net.student = self.student
+        return net
 
     def with_param(self, name: str, value: np.ndarray) -> Network:
         """A copy with one parameter replaced (used by finite differences)."""
@@ -228,17 +231,8 @@ class Network:
 
     # ------------------------------------------------------------------ computation
     def check_input(self, x: object) -> np.ndarray:
-        x = as_float_array(x, "x")
-        shape = self.input_shape
-        text = (f"({shape[0]},)" if len(shape) == 1 else str(shape))
-        batch = "(N, " + ", ".join(map(str, shape)) + ")"
-        if x.ndim not in (len(shape), len(shape) + 1) or x.shape[x.ndim - len(shape):] != shape:
-            raise ShapeMismatchError(f"x must have shape {text} for one sample or {batch} for a "
-                                     f"batch; got {x.shape}.")
-        if x.ndim > len(shape) and x.shape[0] == 0:
-            raise InvalidInputError(f"x is an empty batch (shape {x.shape}); pass at least one "
-                                    f"sample.")
-        return x.astype(self.dtype, copy=False)
+        """``x`` checked against the input shape (one sample or a batch), in the net's dtype."""
+        return check_input(x, self.input_shape, self.dtype)
 
     def for_input(self) -> Network:
         """The same network, marked so that backprop carries the gradient down to the input
@@ -291,4 +285,6 @@ class Network:
         opts = f", loss={self.loss_fn!r}, input_shape={self.input_shape}"
         if self.weight_decay:
             opts += f", weight_decay={self.weight_decay:g}"
+        if self.numbering != "by_layer":
+            opts += f", numbering={self.numbering!r}"
         return f"Network.stack([{', '.join(map(repr, self.layers))}]{opts}, dtype={self.dtype})"

@@ -1,9 +1,12 @@
 """A stack of layers placed in a network: shapes, parameter names and display symbols.
 
 Layers with parameters are numbered 1, 2, ... in order of appearance (inside residual blocks
-too); a layer's parameters are its symbols with that number (``W1``, ``b1``, ``gamma2``), shown
-as ``W^1``. A layer's output is shown as its letter with the number of the last layer with
-parameters at or before it (``z^1``, ``a^1``, ``y^2``); the input is ``a^0``.
+too; ``numbering="by_layer"``); a layer's parameters are its symbols with that number (``W1``,
+``b1``, ``gamma2``), shown as ``W^1``. With ``numbering="by_dense"`` (the classic fully
+connected assignment) only dense and conv layers count, a norm takes the number of the dense or
+conv layer before it (``W1, b1, gamma1, beta1, W2, ...``) and embeddings count on their own
+(``C1``). A layer's output is shown as its letter with the number of the last numbered layer at
+or before it (``z^1``, ``a^1``, ``y^2``); the input is ``a^0``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from ..errors import TensorcalcError
+from ..errors import TensorcalcError, UnknownNameError
 from ..layers import Layer, as_layer
+
+#: How parameters are numbered: every layer with parameters counts, or dense/conv layers only.
+NUMBERINGS = ("by_layer", "by_dense")
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,27 @@ def _unique(symbol: str, used: set[str]) -> str:
     return symbol
 
 
+def _number(layer: Layer, state: dict) -> int:
+    """The number of ``layer``'s parameters (and of the output symbols from it on)."""
+    if state["numbering"] == "by_layer":
+        state["count"] += 1
+    elif "W" in layer.params or "K" in layer.params:
+        state["count"] += 1
+    elif tuple(layer.params) == ("C",):  # an embedding's table: C1, C2, ... of their own
+        state["tables"] += 1
+        return state["tables"]
+    return state["count"]
+
+
 def build(layers: Sequence[Layer | str], in_shape: tuple[int, ...], in_sym: str = "a^0",
-          prefix: tuple[int, ...] = (), state: dict | None = None) -> list[Node]:
+          prefix: tuple[int, ...] = (), state: dict | None = None,
+          numbering: str = "by_layer") -> list[Node]:
     """Place ``layers`` after an input of ``in_shape``; errors name the layer."""
-    state = {"count": 0, "used": {in_sym}} if state is None else state
+    if numbering not in NUMBERINGS:
+        raise UnknownNameError(f"unknown numbering={numbering!r}; valid values are "
+                               f"{', '.join(map(repr, NUMBERINGS))}.")
+    state = {"count": 0, "tables": 0, "used": {in_sym}, "names": {},
+             "numbering": numbering} if state is None else state
     nodes = []
     for k, item in enumerate(layers, 1):
         path = prefix + (k,)
@@ -80,9 +103,15 @@ def build(layers: Sequence[Layer | str], in_shape: tuple[int, ...], in_sym: str 
             raise type(err)(f"{where}: {err}") from None
         names, sym = {}, {"in": in_sym}
         if layer.params:
-            state["count"] += 1
+            number = _number(layer, state)
             for s in layer.params:
-                names[s], sym[s] = f"{s}{state['count']}", f"{s}^{state['count']}"
+                names[s], sym[s] = f"{s}{number}", f"{s}^{number}"
+                if names[s] in state["names"]:
+                    raise TensorcalcError(
+                        f"{where}: numbering={state['numbering']!r} names a parameter "
+                        f"{names[s]} like {state['names'][names[s]]}; use "
+                        f"numbering='by_layer'.")
+                state["names"][names[s]] = where
         sym["out"] = _unique(f"{layer.symbol}^{state['count']}", state["used"])
         nodes.append(Node(layer, path, tuple(in_shape), out_shape, names, sym, children))
         in_shape, in_sym = out_shape, sym["out"]

@@ -12,6 +12,7 @@ import numpy as np
 from ..backprop import backprop
 from ..core.chain import chain
 from ..core.derivative import Derivative
+from ..core.validate import plain
 from ..errors import TensorcalcError
 from ..layers import Dropout, Flatten, Layer, Loss
 from ..network import Network
@@ -21,13 +22,9 @@ _PROBE = Loss("squared_error", scale=0.5, reduction="sum")
 
 
 def to_numpy(value) -> np.ndarray:
-    """An array from a numpy array, a list, or a tensor of an engine such as torch (detached
-    and moved to the CPU by duck typing; no engine is imported)."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach()
-        value = value.cpu() if hasattr(value, "cpu") else value
-        return np.array(value.numpy())
-    return np.array(value)
+    """A copy as a numpy array of a numpy array, a list, or a tensor of an engine such as
+    torch (see :func:`~tensorcalc.core.validate.plain`)."""
+    return np.array(plain(value))
 
 
 def like(template, array: np.ndarray):

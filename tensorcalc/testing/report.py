@@ -129,6 +129,9 @@ class GradientCheck:
     def __bool__(self) -> bool:
         return self.ok
 
+    def __repr__(self) -> str:  # a passing assert's returned report reads the same in a REPL
+        return str(self)
+
     def __str__(self) -> str:
         wrong = self.wrong
         noun = "checks" if "out" in self.checks else "gradients"  # a layer's forward too

@@ -16,12 +16,19 @@ def _literal(value) -> str:
 
 def reproducer(net, x, y) -> str:
     """Code that rebuilds ``net``, ``x`` and ``y``; run it and the case is back."""
-    params = "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in net.params.items()) + "}"
+    student = net.student  # the student's names and shapes, so their gradients fit again
+    params = "{" + ", ".join(
+        f"{student.name(k)!r}: {_literal(v.reshape(student.shape(k, v.shape)))}"
+        for k, v in net.params.items()) + "}"
+    renamed = {k: v for k, v in student.names.items() if k in net.params and k != v}
+    extra = f", names={renamed!r}" if renamed else ""
+    if net.numbering != "by_layer":
+        extra += f", numbering={net.numbering!r}"
     if repr(net).startswith("Network(sizes="):
         names = [net.activation(l).name for l in range(1, net.depth)]
         hidden = names[0] if len(set(names)) == 1 else (names or "sigmoid")
         build = (f"net = tc.Network.from_params({params}, hidden={hidden!r}, "
-                 f"output={net.output.name!r}, loss={net.loss_fn.name!r})")
+                 f"output={net.output.name!r}, loss={net.loss_fn.name!r}{extra})")
     else:
         spec = ", ".join(layer.spec() for layer in net.layers)
         loss = net.loss_fn
@@ -30,6 +37,6 @@ def reproducer(net, x, y) -> str:
                      f"reduction={loss.reduction!r})")
         build = (f"net = tc.Network.stack({spec!r}, loss={loss_text}, "
                  f"input_shape={net.input_shape!r}, weight_decay={net.weight_decay!r}, "
-                 f"params={params})")
+                 f"params={params}{extra})")
     return "\n".join(["import numpy as np", "import tensorcalc as tc", build,
                       f"x = {_literal(x)}", f"y = {_literal(y)}"])
