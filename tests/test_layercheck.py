@@ -439,3 +439,23 @@ def test_a_wrong_input_count_is_reported():
         tc.check_layer(lambda x, w: affine_forward(x, w, 0.0),
                        lambda dout, cache: affine_backward(dout, cache)[:2],
                        {"x": data["x"], "w": data["w"]}, reference=AFFINE)
+
+
+def test_assert_jacobian_matches_takes_a_vjp_instead_of_a_jacobian():
+    data = bn_inputs()
+    x, gamma, beta = data["x"], data["gamma"], data["beta"]
+
+    def f(v):
+        return batchnorm_forward(v, gamma, beta)[0]
+
+    cache = batchnorm_forward(x, gamma, beta)[1]
+    report = tcs.assert_jacobian_matches(f=f, x=x, vjp=lambda d: batchnorm_backward(d, cache)[0],
+                                         of="y", wrt="x")
+    assert report.ok and report.shape == (5, 3, 5, 3)
+    with pytest.raises(AssertionError, match="dy/dx is wrong"):
+        tcs.assert_jacobian_matches(
+            f=f, x=x, vjp=lambda d: batchnorm_backward_unbiased(d, cache)[0], of="y", wrt="x")
+    with pytest.raises(AssertionError, match="dx must have the input's shape"):
+        tcs.assert_jacobian_matches(f=f, x=x, vjp=lambda d: d[0])
+    with pytest.raises(TypeError, match="either a jacobian or vjp"):
+        tcs.assert_jacobian_matches(f=f, x=x)

@@ -50,18 +50,32 @@ def _note(text: str) -> None:
         pass
 
 
-def assert_jacobian_matches(jacobian: object, f: Callable, x, *, layout: str = "canonical",
-                            eps: float | None = None, rtol=None, atol=None, of: str = "y",
-                            wrt: str = "x") -> CheckReport:
+def assert_jacobian_matches(jacobian: object = None, f: Callable | None = None, x=None, *,
+                            layout: str = "canonical", eps: float | None = None, rtol=None,
+                            atol=None, of: str = "y", wrt: str = "x",
+                            vjp: Callable | None = None) -> CheckReport:
     """A hand-written Jacobian (array in ``layout``, Derivative, or a function of ``x``) against
     central differences of ``f`` at ``x``; fails with the worst entry, naming ``d<of>/d<wrt>``.
     Passing, it returns the comparison (print it to see the worst entry and its error). Arrays
     may be numpy arrays, lists or torch tensors; a float32 ``x`` or Jacobian gets float32
-    tolerances."""
+    tolerances. ``vjp=`` takes a student's backward ``vjp(dout) -> dx`` instead of a Jacobian
+    (leave ``jacobian`` out): it is called once per output entry with a unit ``dout``, and the
+    rows it returns make the Jacobian.
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> from tensorcalc.testing import assert_jacobian_matches
+    >>> x = np.array([0.3, -1.2, 2.0])
+    >>> assert_jacobian_matches(f=np.tanh, x=x, vjp=lambda dout: dout * (1 - np.tanh(x) ** 2)).ok
+    True
+    """
     __tracebackhide__ = True
+    if f is None or x is None or (jacobian is None) == (vjp is None):
+        raise TypeError("assert_jacobian_matches needs f=, x= and either a jacobian or vjp=.")
     x_arr = plain_array(x)
     x_arr = x_arr.astype(float) if x_arr.dtype.kind in "biu" else x_arr
     numeric = numerical_derivative(f, x_arr, eps, of=of, wrt=wrt)
+    if vjp is not None:
+        jacobian, layout = _rows(vjp, x, numeric.out_shape, numeric.in_shape), "canonical"
     value = plain(jacobian(x_arr) if callable(jacobian) else jacobian)
     if not isinstance(value, Derivative):
         value = np.asarray(value)
@@ -75,3 +89,19 @@ def assert_jacobian_matches(jacobian: object, f: Callable, x, *, layout: str = "
         _note(f"x = {x_arr!r}")
         raise AssertionError(f"the Jacobian d{of}/d{wrt} is wrong\n{report}")
     return report
+
+
+def _rows(vjp: Callable, x, out_shape: tuple, in_shape: tuple) -> np.ndarray:
+    """The Jacobian from a vector-Jacobian product: row k is ``vjp(e_k)``."""
+    __tracebackhide__ = True
+    rows = []
+    for k in range(int(np.prod(out_shape))):
+        unit = np.zeros(int(np.prod(out_shape)))
+        unit[k] = 1.0
+        dout = unit.reshape(out_shape)
+        dx = plain_array(vjp(x.new_tensor(dout) if hasattr(x, "new_tensor") else dout))
+        if dx.shape != tuple(in_shape):
+            raise AssertionError(f"vjp(dout) returned shape {dx.shape}; dx must have the "
+                                 f"input's shape {tuple(in_shape)}.")
+        rows.append(dx.astype(np.float64).reshape(-1))
+    return np.array(rows).reshape(tuple(out_shape) + tuple(in_shape))
