@@ -17,9 +17,10 @@ CHOICES = {"weights": ("out_in", "in_out"), "samples": ("rows", "columns"),
 
 @dataclass(frozen=True)
 class Convention:
-    """How a student stores things; the defaults are the library's own."""
+    """How a student stores things; the defaults are the library's own (``weights=None``: each
+    weight as the network stores it)."""
 
-    weights: str = "out_in"
+    weights: str | None = "out_in"
     samples: str = "rows"
     bias: str = "flat"
     names: Mapping[str, str] | None = None
@@ -28,14 +29,15 @@ class Convention:
 
     def __post_init__(self) -> None:
         for option, choices in CHOICES.items():
-            if getattr(self, option) not in choices:
+            if getattr(self, option) not in choices and not (option == "weights"
+                                                             and self.weights is None):
                 raise UnknownNameError(f"unknown {option}={getattr(self, option)!r}; valid "
                                        f"values are {', '.join(map(repr, choices))}.")
 
     @property
     def is_default(self) -> bool:
-        return (self.weights, self.samples, self.bias, self.names) == (
-            "out_in", "rows", "flat", None)
+        return (self.weights in (None, "out_in"), self.samples, self.bias, self.names) == (
+            True, "rows", "flat", None)
 
     @classmethod
     def of(cls, net, **options) -> Convention:
@@ -50,7 +52,8 @@ class Convention:
     def _flip(self, name: str, value: np.ndarray) -> bool:
         """Whether weight ``name`` is stored the other way round from the student's."""
         stored = dict(self.stored or {}).get(name, "out_in")
-        return name[:1] == "W" and value.ndim == 2 and self.weights != stored
+        return (name[:1] == "W" and value.ndim == 2 and self.weights is not None
+                and self.weights != stored)
 
     def _to_student(self, name: str, value: np.ndarray) -> np.ndarray:
         if self._flip(name, value):

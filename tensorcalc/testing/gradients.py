@@ -17,6 +17,7 @@ from ..network import Network
 from ..network.conventions import Convention
 from ..numeric import default_step
 from .convert import read_gradients
+from .layer_diagnosis import table_lines
 from .report import GradientCheck, check_param, diagnose
 from .reproduce import reproducer
 
@@ -57,7 +58,7 @@ def _zero_floors(expected: Mapping[str, np.ndarray], atol: float) -> tuple[dict,
     return floors, notes
 
 
-def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
+def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights=None,
                    samples="rows", bias="flat", names=None,
                    check_input: bool = False) -> GradientCheck:
     """Every gradient of ``grad_fn`` against ``backprop(method="full")``, in one report.
@@ -65,7 +66,8 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     ``grad_fn`` may also be the student's gradients themselves: a mapping, or a list in the
     order of the network's parameters (of the list or ``names`` it was built from). Without
     options ``grad_fn(net, x, y)`` is called. With any option it is called as
-    ``grad_fn(params, x, y)`` in the student's convention (``weights="in_out"``: W transposed;
+    ``grad_fn(params, x, y)`` in the student's convention (``weights="in_out"``: W as (in,
+    out), ``"out_in"``: as (out, in); by default each W as the network stores it;
     ``samples="columns"``: x as (n0, N) and float targets as (k, N); ``bias="column"``: biases
     (n, 1); ``names={"W1": "dW1", ..., "x": "dx"}``: keys renamed), and what it returns is read
     back in that convention. A network built from the student's arrays
@@ -119,6 +121,7 @@ def gradient_check(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
     diagnosis = diagnose(yours, wanted, checks, samples_n)
     if not all(c.ok for c in checks.values()):
         diagnosis += _first_wrong_delta(claimed, reference, convention)
+        diagnosis += table_lines(net, x, yours, wanted, student.name)
         at_kink = kinks(net.forward(x), net.loss_fn.name, net.loss_fn.targets(net(x), y), 0.0)
         notes += [f"an input sits exactly at a kink: {k}; yours may use the other side"
                   for k in at_kink]
@@ -150,7 +153,7 @@ def gradients_match(grad_fn: Callable, net: Network, x, y, **convention) -> bool
     return gradient_check(grad_fn, net, x, y, **convention).ok
 
 
-def assert_gradients_match(grad_fn: Callable, net: Network, x, y, *, weights="out_in",
+def assert_gradients_match(grad_fn: Callable, net: Network, x, y, *, weights=None,
                            samples="rows", bias="flat", names=None,
                            check_input: bool = False) -> GradientCheck:
     """Fail when any gradient of ``grad_fn`` differs from the full tensor chain: every wrong

@@ -159,3 +159,37 @@ def changed(before, after) -> int:
             return before.size
         return int(np.sum(~((now == before) | (np.isnan(now) & np.isnan(before)))))
     return 0
+
+
+def table_lines(net, x, yours: dict, wanted: dict, label) -> list[str]:
+    """For a network that starts with an embedding: a wrong table gradient explained by the
+    batch's ids (rows of ids the batch does not hold: a stale batch; wrong only where ids
+    repeat: an assignment that must accumulate). ``label`` maps tensorcalc's names to the
+    report's."""
+    layer = net.layers[0]
+    if getattr(layer, "kind", "") != "embedding":
+        return []
+    name = label(net.nodes[0].names["C"])
+    if name not in yours:
+        return []
+    a, e = yours[name].reshape(layer.num, -1), wanted[name].reshape(layer.num, -1)
+    bad = np.any(~np.isclose(a, e, rtol=1e-7, atol=1e-10 * max(1.0, np.abs(e).max())), axis=1)
+    if not np.any(bad):
+        return []
+    counts = np.bincount(np.asarray(x, dtype=np.int64).ravel(), minlength=layer.num)
+    absent = bad & (counts == 0)
+    if np.any(absent):
+        return [f"{name} has gradient in {int(absent.sum())} rows whose ids are not in this batch "
+                f"(e.g. row {int(np.flatnonzero(absent)[0])}): built from another batch's ids "
+                f"(a stale Xb)?"]
+    if np.all(counts[bad] >= 2):
+        return [f"{name} is wrong only in rows whose id repeats in the batch ({int(bad.sum())} "
+                f"rows): assigned where it must accumulate: use np.add.at({name}_grad, X, "
+                f"upstream) or +="]
+    others = [k for k in yours if k != name and not np.allclose(
+        yours[k], wanted[k], rtol=1e-7, atol=1e-10 * max(1.0, np.abs(wanted[k]).max()))]
+    if not others:
+        return [f"{name} is the only wrong gradient, so everything after the lookup is right: "
+                f"the scatter into {name} uses other ids than this batch's (a stale Xb?) or "
+                f"other rows of the upstream gradient"]
+    return []

@@ -60,16 +60,19 @@ def _ratio(yours: np.ndarray, expected: np.ndarray) -> float | None:
 
 
 def _ratio_hint(c: float, samples: int) -> str:
-    hints = []
-    for value, text in ((2.0, "a missing 1/2 factor (the 1/2 squared error)"),
-                        (0.5, "a 1/2 factor where none is expected"),
-                        (float(samples), f"a sum over the N = {samples} samples where their "
-                                         f"mean is expected"),
-                        (1.0 / samples, f"a mean over the N = {samples} samples where their "
-                                        f"sum is expected, or a 1/N applied twice")):
-        if samples > 1 or value in (2.0, 0.5):
-            if np.isclose(c, value, rtol=1e-6):
-                hints.append(text)
+    n = samples
+    candidates = [(2.0, "a missing 1/2 factor (the 1/2 squared error)"),
+                  (0.5, "a 1/2 factor where none is expected")]
+    if n > 1:
+        candidates += [
+            (float(n), f"a sum over the N = {n} samples where their mean is expected"),
+            (1.0 / n, f"a mean over the N = {n} samples where their sum is expected, or a 1/N "
+                      f"applied twice"),
+            (((n - 1) / n) ** 0.5, "sqrt((N-1)/N): sigma from the unbiased variance (1/(N-1)) "
+                                   "where the biased one (1/N) is expected"),
+            ((n / (n - 1)) ** 0.5, "sqrt(N/(N-1)): sigma from the biased variance (1/N) where "
+                                   "the unbiased one (1/(N-1)) is expected")]
+    hints = [text for value, text in candidates if np.isclose(c, value, rtol=1e-6)]
     return " or ".join(hints) + "?" if hints else "a constant factor too many or too few?"
 
 

@@ -14,12 +14,22 @@ def _literal(value) -> str:
     return f"np.array({arr.tolist()!r}{dtype})"
 
 
+#: Above this many parameter entries the snippet loads them from an .npz file instead of
+#: printing them (it says how to write that file).
+LITERAL_LIMIT = 2000
+
+
 def reproducer(net, x, y) -> str:
-    """Code that rebuilds ``net``, ``x`` and ``y``; run it and the case is back."""
+    """Code that rebuilds ``net``, ``x`` and ``y``; run it and the case is back (a large
+    network's parameters come from an .npz file that a first line says how to save)."""
     student = net.student  # the student's names and shapes, so their gradients fit again
-    params = "{" + ", ".join(
-        f"{student.name(k)!r}: {_literal(v.reshape(student.shape(k, v.shape)))}"
-        for k, v in net.params.items()) + "}"
+    held = {student.name(k): v.reshape(student.shape(k, v.shape)) for k, v in net.params.items()}
+    big = sum(v.size for v in held.values()) > LITERAL_LIMIT
+    params = "{" + ", ".join(f"{k!r}: {f'case[{k!r}]' if big else _literal(v)}"
+                             for k, v in held.items()) + "}"
+    head = ([f"# {sum(v.size for v in held.values()):,} parameter entries: save yours first, "
+             f"np.savez('case.npz', **{{{', '.join(f'{k!r}: ...' for k in held)}}})",
+             "case = np.load('case.npz')"] if big else [])
     renamed = {k: v for k, v in student.names.items() if k in net.params and k != v}
     extra = f", names={renamed!r}" if renamed else ""
     if net.numbering != "by_layer":
@@ -38,5 +48,5 @@ def reproducer(net, x, y) -> str:
         build = (f"net = tc.Network.stack({spec!r}, loss={loss_text}, "
                  f"input_shape={net.input_shape!r}, weight_decay={net.weight_decay!r}, "
                  f"params={params}{extra})")
-    return "\n".join(["import numpy as np", "import tensorcalc as tc", build,
+    return "\n".join(["import numpy as np", "import tensorcalc as tc", *head, build,
                       f"x = {_literal(x)}", f"y = {_literal(y)}"])
