@@ -23,8 +23,12 @@ def assert_exact_methods_agree(net, x, y, rtol=1e-10):
 
 
 def assert_full_matches_numeric(net, x, y):
+    """Central differences of every parameter; a gradient that is zero up to rounding (a
+    degenerate draw, such as a normalisation over two equal-and-opposite values) is held to
+    an absolute floor of 1e-7 of the network's largest gradient entry, or of 1."""
     full = tc.backprop(net, x, y, "full")
+    overall = max([1.0] + [float(np.abs(g.dense()).max(initial=0.0)) for g in full.values()])
     for name, value in net.params.items():
         report = tc.check_derivative(
             full[name], lambda v, n=name: net.with_param(n, v).loss(x, y), value)
-        assert report.ok, f"{name} of {net}\n{report}"
+        assert report.ok or report.abs_error <= 1e-7 * overall, f"{name} of {net}\n{report}"

@@ -35,12 +35,19 @@ def _forward(layers, params, names, x):
             x = ACTS[layer.primitive.name](x)
         elif isinstance(layer, tc.Softmax):
             x = torch.softmax(x, -1)
+        elif isinstance(layer, tc.BatchNorm) and layer.unbiased:
+            xhat = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=True) + layer.eps)
+            x = params[f"gamma{name}"] * xhat + params[f"beta{name}"]
         elif isinstance(layer, tc.BatchNorm):
             x = F.batch_norm(x, None, None, params[f"gamma{name}"], params[f"beta{name}"],
                              training=True, eps=layer.eps)
+        elif isinstance(layer, tc.Embedding):
+            x = params[f"C{name}"][torch.as_tensor(x)]
         elif isinstance(layer, tc.LayerNorm):
             x = F.layer_norm(x, x.shape[-1:], params[f"gamma{name}"], params[f"beta{name}"],
                              eps=layer.eps)
+        elif isinstance(layer, tc.Dropout) and layer.mask is not None:
+            x = x * torch.as_tensor(layer.mask) / (1 - layer.p)
         elif isinstance(layer, tc.Dropout):
             x = x * torch.as_tensor(dropout_mask(tuple(x.shape), layer.p, layer.seed))
         elif isinstance(layer, tc.layers.Conv):

@@ -17,6 +17,7 @@ from ..layers import (
     Conv,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     LayerNorm,
     Loss,
@@ -27,7 +28,7 @@ from ..layers import (
 from ..network import OUTPUTS, Network
 
 #: Block kinds :func:`stacks` draws from.
-KINDS = ("dense", "in_out", "batchnorm", "layernorm", "residual", "dropout")
+KINDS = ("dense", "in_out", "batchnorm", "layernorm", "residual", "dropout", "embedding")
 #: The output layer each loss is drawn with (squared error: any output).
 CLASSIC = ("squared_error", "cross_entropy", "nll")
 
@@ -152,11 +153,14 @@ def _hidden_block(draw, kind: str, width: int, max_width: int, act: str, batch: 
     dense = Dense(n, bias=draw(st.booleans()),
                   weights="in_out" if kind == "in_out" else "out_in")
     if kind == "batchnorm" and batch >= 2:
-        return [dense, BatchNorm(), act], n
+        return [dense, BatchNorm(unbiased=draw(st.booleans())), act], n
     if kind in ("batchnorm", "layernorm"):
         return [dense, LayerNorm(), act], n
     if kind == "dropout":
         p = draw(st.sampled_from([0.25, 0.5]))
+        if draw(st.booleans()):  # a given mask, shared by the batch
+            mask = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n))
+            return [dense, act, Dropout(p, mask=np.array(mask))], n
         return [dense, act, Dropout(p, seed=draw(st.integers(0, 9)))], n
     return [dense, act], n
 
@@ -183,18 +187,25 @@ def stacks(draw, *, min_depth=1, max_depth=4, max_width=8, max_batch=5, kinds=KI
     ``min_depth``..``max_depth`` dense layers; each but the last opens a block of one of
     ``kinds`` (``"dense"``, ``"in_out"`` weights, ``"batchnorm"`` (layer norm when the batch is
     below 2), ``"layernorm"``, ``"residual"`` (a block around dense, activation and maybe layer
-    norm), ``"dropout"``), with an activation drawn per block (or ``hidden``). The last dense
+    norm), ``"dropout"`` (with a drawn or a given mask)), with an activation drawn per block
+    (or ``hidden``); batch norm is drawn biased or unbiased, and ``"embedding"`` may start the
+    stack with a lookup of integer ids and a flatten. The last dense
     layer ends in the output each loss needs; the loss has a drawn scale (1 or 1/2) and
     reduction, and ``weight_decay`` is drawn (0 or 0.01) unless given. Draws within
     ``kink_margin`` of a ReLU or hinge kink are rejected.
     """
     batch = draw(st.integers(0, max_batch))
     width = draw(st.integers(1, max_width))
-    n0, layers = width, []
+    n0, layers, vocab = (width,), [], 0
+    if "embedding" in kinds and draw(st.booleans()):  # token ids, looked up and flattened
+        vocab, dim = draw(st.integers(2, 6)), draw(st.integers(1, 3))
+        n0 = (draw(st.integers(1, 3)),)
+        layers, width = [Embedding(vocab, dim), Flatten()], n0[0] * dim
+    blocks = [k for k in kinds if k != "embedding"] or ["dense"]
     for _ in range(draw(st.integers(min_depth, max_depth)) - 1):
         act = draw(activations()) if hidden is None else hidden
-        block, width = _hidden_block(draw, draw(st.sampled_from(kinds)), width, max_width, act,
-                                     batch)
+        block, width = _hidden_block(draw, draw(st.sampled_from(blocks)), width, max_width,
+                                     act, batch)
         layers += block
     output, loss = draw(st.sampled_from(_pairs(losses)))
     n_out = draw(st.integers(2 if loss in ("cross_entropy", "nll") else 1, max_width))
@@ -205,11 +216,12 @@ def stacks(draw, *, min_depth=1, max_depth=4, max_width=8, max_batch=5, kinds=KI
                   reduction=draw(st.sampled_from(["mean", "sum"])))
     decay = draw(st.sampled_from([0.0, 0.01])) if weight_decay is None else weight_decay
     seed = draw(st.integers(0, 2**32 - 1))
-    net = Network.stack(layers, loss=scaled, input_shape=(n0,), seed=seed, dtype=dtype,
+    net = Network.stack(layers, loss=scaled, input_shape=n0, seed=seed, dtype=dtype,
                         weight_decay=decay)
     rng = np.random.default_rng(seed + 1)
     lead = (batch,) if batch else ()
-    x = rng.normal(size=lead + (n0,)).astype(dtype)
+    x = (rng.integers(vocab, size=lead + n0) if vocab else
+         rng.normal(size=lead + n0).astype(dtype))
     y = _targets(draw, rng, loss, lead, n_out, dtype)
     if kink_margin:
         assume(not near_kink(net.forward(x), loss, y, kink_margin))
