@@ -67,6 +67,7 @@ from .network import OUTPUTS, Forward, Network
 from .notation import Explanation, explain
 from .numeric import CheckReport, check_derivative, numerical_derivative
 from .plot import plot, plot_chain
+from .second import gauss_newton, ggn_vp, hessian, hessian_parts, hvp
 from .testing import check_gradients, check_layer, check_vjp
 
 __version__ = "0.2.0"
@@ -119,6 +120,11 @@ __all__ = [
     "chain",
     "check_derivative",
     "check_gradients",
+    "gauss_newton",
+    "ggn_vp",
+    "hessian",
+    "hessian_parts",
+    "hvp",
     "check_layer",
     "check_vjp",
     "compare",
