@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ShapeMismatchError
 from . import layout as _layout
+from .evaluate import contract_terms
 
 
 class LabelledArray(np.ndarray):
@@ -85,3 +86,42 @@ class Access:
         wrt = self.wrt + (f"[{', '.join(map(str, taken_in))}]" if taken_in else "")
         return type(self)._wrap(np.ascontiguousarray(value), self.out_shape[len(taken_out):],
                                 self.in_shape[len(taken_in):], of, wrt)
+
+    def diagonal(self) -> np.ndarray:
+        """The diagonal of a square derivative (output shape equal to input shape, such as a
+        Hessian block by one parameter): entry ``[i...] = d[i..., i...]``, contracted term by
+        term with the input labels tied to the output ones, so the block is never built.
+
+        >>> import numpy as np, tensorcalc as tc
+        >>> J = tc.Derivative.from_array(np.arange(9.0).reshape(3, 3), (3,), (3,))
+        >>> J.diagonal().tolist()
+        [0.0, 4.0, 8.0]
+        """
+        if tuple(self.out_shape) != tuple(self.in_shape):
+            raise ShapeMismatchError(f"diagonal() needs a square derivative (output shape = "
+                                     f"input shape); d{self.of}/d{self.wrt} is "
+                                     f"{self.out_shape} by {self.in_shape}.")
+        n = len(self.out_shape)
+        total = None
+        for t in self.terms:
+            value = contract_terms([_tied(t)], tuple(range(n)), self.sizes, self.dtype)
+            total = value if total is None else total + value
+        return np.asarray(total, dtype=self.dtype).reshape(self.out_shape)
+
+
+def _tied(t):
+    """Term ``t`` with each input axis's label identified with its output axis's label."""
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        while parent.get(c, c) != c:
+            c = parent[c]
+        return c
+
+    for a, b in zip(t.out_labels, t.in_labels):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+    labels = set(t.axis_labels) | t.factor_labels
+    tied = t.relabel({c: find(c) for c in labels})
+    return type(t)(tied.factors, tied.out_labels, tied.out_labels, tied.coef, tied.relations)
