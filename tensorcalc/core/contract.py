@@ -63,9 +63,18 @@ def ascii_spec(operand_labels: Sequence[Sequence[str]], result: Sequence[str]) -
     return "".join(mapping.get(c, c) for c in spec)
 
 
+#: From this many operands on, an expression evaluated on its own (``dense()``, a sum's term)
+#: gets its path from opt_einsum's dynamic programming search for the fewest operations: a few
+#: ms of search, once per spec and shapes, against greedy pairings that leave a large outer
+#: product to the end (measured 6.8 ms against 0.4 ms for a Gauss-Newton block). Compiled
+#: chains keep the greedy search.
+SEARCHED = 5
+
+
 @lru_cache(maxsize=1024)
 def _expression(spec: str, shapes: tuple[tuple[int, ...], ...]):
-    return oe.contract_expression(spec, *shapes, optimize=OPTIMIZER)
+    optimize = "dp" if len(shapes) >= SEARCHED else OPTIMIZER
+    return oe.contract_expression(spec, *shapes, optimize=optimize)
 
 
 @lru_cache(maxsize=1024)
@@ -269,7 +278,14 @@ def full_operands(operands: Sequence[Operand], result: str, sizes: dict, dtype):
 
 def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) -> np.ndarray:
     """Contract to a ``result`` whose labels may repeat or stand in no operand (see
-    :func:`full_operands`)."""
+    :func:`full_operands`). A repeated label (a delta) is contracted once and written into the
+    diagonal of a zero array through a view, never multiplied by identity matrices."""
+    unique = "".join(dict.fromkeys(result))
+    if len(unique) < len(result):
+        compact = contract_full(operands, unique, sizes, dtype)
+        full = np.zeros(tuple(sizes[c] for c in result), dtype=dtype)
+        np.einsum(ascii_spec([result], unique), full)[...] = compact
+        return full
     operands, out = full_operands(operands, result, sizes, dtype)
     value = contract(operands, out) if operands else np.ones((), dtype=dtype)
     return np.asarray(value, dtype=dtype)

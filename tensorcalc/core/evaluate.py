@@ -20,13 +20,29 @@ def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray
     total = None
     for t in terms:
         target = "".join(t.axis_labels[a] for a in axes)
+        coef = t.coef
         if t.relations:
             value = program(t, target, sizes, dtype)(*t.operand_arrays())
         else:
-            value = contract_full([(f.array, f.labels) for f in t.factors], target, sizes, dtype)
-        if t.coef != 1.0:
-            value = value * np.asarray(t.coef, dtype=dtype)
-        total = value if total is None else total + value
+            operands = [(f.array, f.labels) for f in t.factors]
+            if coef != 1.0 and operands:  # scale the smallest factor, not the result
+                k = min(range(len(operands)), key=lambda j: operands[j][0].size)
+                operands[k] = (operands[k][0] * np.asarray(coef, dtype=dtype), operands[k][1])
+                coef = 1.0
+            value = contract_full(operands, target, sizes, dtype)
+        if total is None:  # a fresh contiguous array to add the other terms into in place
+            fresh = (isinstance(value, np.ndarray) and value.flags.owndata
+                     and value.flags.c_contiguous and value.dtype == dtype
+                     and all(value is not f.array for f in t.factors))
+            total = value if fresh else np.array(value, dtype=dtype, order="C")
+            if coef != 1.0:
+                total *= np.asarray(coef, dtype=dtype)
+        elif coef == 1.0:
+            total += value
+        elif coef == -1.0:
+            total -= value
+        else:
+            total += value * np.asarray(coef, dtype=dtype)
     return np.asarray(total, dtype=dtype)
 
 

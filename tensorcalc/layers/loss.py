@@ -1,5 +1,6 @@
 """A network's loss: a registered loss primitive with a scale and a reduction over the batch,
-and the two classic fused shortcuts (softmax + cross-entropy, sigmoid + binary cross-entropy)."""
+and the two classic fused shortcuts (softmax + cross-entropy, sigmoid + binary cross-entropy),
+with their second derivatives."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from numbers import Real
 
 import numpy as np
 
+from ..core.derivative import Derivative
 from ..errors import InvalidInputError, TensorcalcError, UnknownNameError
 from .activations import Activation
 from .base import Layer
 from .losses import GRADIENTS, LOSSES, bce_from_logits, checks, factor, hinge_targets, prediction
 from .primitive import Primitive, get
+from .second import FUSED, FUSED_FORMULAS, scalar_second
 from .softmax import Softmax, log_softmax_value
 from .targets import one_hot
 
@@ -65,6 +68,49 @@ class Loss:
     def derivative(self, out, y, names=None):
         """dC/d(out) as a gradient :class:`~tensorcalc.Derivative`."""
         return self.primitive.derivative(out, y, self.scale, self.reduction, names=names)
+
+    def second_derivative(self, out, y, names=None) -> Derivative:
+        """d2C/d(out) d(out) as a :class:`~tensorcalc.Derivative`: ``out_shape ()``, ``in_shape
+        out.shape + out.shape``, times ``scale`` and, for ``reduction="mean"`` over a batch of N,
+        1/N. Samples do not interact, so a batch label is shared by both input copies (input
+        labels ``njnj`` or ``njnk``). The formula is ``self.primitive.second_formula``.
+
+        >>> import numpy as np, tensorcalc as tc
+        >>> H = tc.Loss("squared_error", scale=0.5).second_derivative(np.zeros(2), np.ones(2))
+        >>> H.dense().tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        >>> tc.Loss("nll").second_derivative(np.zeros((4, 3)), [0, 1, 2, 0]).shape
+        (4, 3, 4, 3)
+        """
+        return self.primitive.second_derivative(out, y, self.scale, self.reduction, names=names)
+
+    def fused_second(self, out, y, names=None) -> Derivative:
+        """d2C/dz dz in the logits ``z`` of a fused pair, from the output ``out`` (as
+        :meth:`fused_delta`): softmax + cross-entropy gives ``diag(p) - p p^T`` (two terms),
+        sigmoid + binary cross-entropy ``diag(p (1 - p))``; times ``scale`` and the 1/N of a
+        mean. ``names`` may rename ``"z"`` (the logits), ``"p"`` (the output) and ``"out"``
+        (the cost).
+
+        >>> import numpy as np, tensorcalc as tc
+        >>> H = tc.Loss("cross_entropy").fused_second(np.array([0.5, 0.5]), 0)
+        >>> H.dense().tolist()
+        [[0.25, -0.25], [-0.25, 0.25]]
+        >>> tc.Loss("binary_cross_entropy").fused_second(np.array([0.5]), [1.0]).dense().tolist()
+        [[0.25]]
+        """
+        if self.name not in FUSED:
+            raise TensorcalcError(f"loss {self.name!r} has no fused pair; fused_second applies "
+                                  f"to {', '.join(map(repr, FUSED))} (after softmax or sigmoid).")
+        out = prediction(out, "p")
+        out, t = checks[self.name](out, y)
+        sym = {"out": "C", "z": "z", "p": "p"} | dict(names or {})
+        return scalar_second(FUSED[self.name], out, t, factor(out, self.scale, self.reduction),
+                             sym["out"], sym["z"], sym["p"])
+
+    @property
+    def fused_second_formula(self) -> str:
+        """The fused pair's second derivative in the logits, in words ("" without a pair)."""
+        return FUSED_FORMULAS.get(self.name, "")
 
     def targets(self, out, y) -> np.ndarray:
         """``y`` checked against the network's output ``out`` and shaped like it (class

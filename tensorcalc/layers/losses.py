@@ -4,6 +4,8 @@ A single sample is a vector (n,); a batch is (N, n) and its loss is the mean ove
 gradient carries a 1/N (``reduction="sum"`` adds the samples instead). ``scale`` multiplies the
 loss (``scale=0.5`` is the 1/2 squared error). Targets are arrays of the prediction's shape, or,
 for the classification losses, class indices (an int for one sample, shape (N,) for a batch).
+Each loss also states its second derivative d2C/da da (see :mod:`.second`), with the same
+scale and 1/N.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..core.term import Factor
 from ..core.validate import _trusted, as_float_array
 from ..errors import InvalidInputError, ShapeMismatchError
 from .primitive import Primitive, register
+from .second import SECOND_FORMULAS, SECONDS, scalar_second
 from .softmax import log_softmax_value, softmax_value
 from .targets import one_hot
 
@@ -64,8 +67,13 @@ def _loss(name, arg, value, grad, formula, example, grad_text) -> Primitive:
         return _gradient(g.astype(a.dtype, copy=False), a,
                          _scaled(grad_text(sym[arg]), scale, a, reduction), sym, arg)
 
+    def second(sym, a, y, scale=1.0, reduction="mean"):
+        a, y = checks[name](a, y)
+        return scalar_second(SECONDS[name], a, y, factor(a, scale, reduction), sym["out"],
+                             sym[arg])
+
     return register(Primitive(name, (arg, "y"), "C", total, {arg: derivative}, {arg: formula},
-                              example))
+                              example, {arg: second}, {arg: SECOND_FORMULAS[name]}))
 
 
 # ---------------------------------------------------------------- target checks

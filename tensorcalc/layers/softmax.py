@@ -2,6 +2,9 @@
 
 ``dp_i/dz_j = p_i delta_ij - p_i p_j`` is a diagonal term minus a rank-one term, so a row
 gradient chained with it costs O(n), and the n x n matrix is built only when asked for.
+
+Their second derivatives are sums of such terms too (input labels ``jk``, a batch label shared
+by the output and both input copies): five terms for softmax, two for log-softmax.
 """
 
 from __future__ import annotations
@@ -59,12 +62,47 @@ def _d_log_softmax(sym, z):
                       sym["z"], p.dtype)
 
 
+def _second_labels(p):
+    """(i, j, k, sizes): the output's labels and those of the two input copies."""
+    i, j, sizes = _labels(p)
+    return i, j, i[:-1] + "k", sizes | {"k": p.shape[-1]}
+
+
+def softmax_second(p: np.ndarray, sym) -> Derivative:
+    """``d2p_i/dz_j dz_k = p_i (delta_ij - p_j)(delta_ik - p_k) - p_i p_j (delta_jk - p_k)``,
+    expanded into five structured terms, from the probabilities ``p``."""
+    i, j, k, sizes = _second_labels(p)
+    s = sym["out"]
+    pi, pj, pk = (p, i, s), (p, j, s), (p, k, s)
+    return structured([(1.0, [pi], i, i + i), (-1.0, [pi, pk], i, i + k),
+                       (-1.0, [pi, pj], i, j + i), (-1.0, [pi, pj], i, j + j),
+                       (2.0, [pi, pj, pk], i, j + k)], sizes, sym["out"], sym["z"])
+
+
+def _d2_softmax(sym, z):
+    return softmax_second(softmax_value(_vector_or_batch(z, "z")), sym)
+
+
+def _d2_log_softmax(sym, z):
+    p = softmax_value(_vector_or_batch(z, "z"))
+    i, j, k, sizes = _second_labels(p)
+    pj, pk = (p, j, "p"), (p, k, "p")
+    return structured([(-1.0, [pj], i, j + j), (1.0, [pj, pk], i, j + k)], sizes, sym["out"],
+                      sym["z"], p.dtype)
+
+
 softmax = register(Primitive(
     "softmax", ("z",), "p", lambda z: softmax_value(_vector_or_batch(z, "z")),
-    {"z": _d_softmax}, {"z": "dp_i/dz_j = p_i delta_ij - p_i p_j"}, example_normal))
+    {"z": _d_softmax}, {"z": "dp_i/dz_j = p_i delta_ij - p_i p_j"}, example_normal,
+    {"z": _d2_softmax},
+    {"z": "d2p_i/dz_j dz_k = p_i (delta_ij - p_j)(delta_ik - p_k) - p_i p_j (delta_jk - p_k)"
+          " = p_i delta_ij delta_ik - p_i p_k delta_ij - p_i p_j delta_ik - p_i p_j delta_jk"
+          " + 2 p_i p_j p_k"}))
 log_softmax = register(Primitive(
     "log_softmax", ("z",), "logp", lambda z: log_softmax_value(_vector_or_batch(z, "z")),
-    {"z": _d_log_softmax}, {"z": "dlogp_i/dz_j = delta_ij - p_j"}, example_normal))
+    {"z": _d_log_softmax}, {"z": "dlogp_i/dz_j = delta_ij - p_j"}, example_normal,
+    {"z": _d2_log_softmax},
+    {"z": "d2logp_i/dz_j dz_k = -(p_j delta_jk - p_j p_k) (the same for every i)"}))
 
 
 @register_kind

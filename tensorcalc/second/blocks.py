@@ -19,17 +19,12 @@ import numpy as np
 
 from ..core.chain import chain
 from ..core.derivative import Derivative
-from ..core.term import Factor, Term
+from ..core.term import Factor
 from ..core.validate import trusted
 from ..jacobian import jacobian
 from .loss import loss_curvature, output_gradients
+from .maps import transpose
 from .template import Template
-
-
-def transpose(d: Derivative) -> Derivative:
-    """``d`` with its output and input sides swapped (d(of)/d(wrt) read as a map backwards)."""
-    terms = [Term(t.factors, t.in_labels, t.out_labels, t.coef, t.relations) for t in d.terms]
-    return Derivative._make(terms, d.sizes, d.wrt, d.of, d.dtype)
 
 
 def _diag(values: np.ndarray, symbol: str, of: str) -> Derivative:
@@ -50,6 +45,8 @@ class Parts:
         self.batched = self.fw.x.ndim > len(net.input_shape)
         self.grads = output_gradients(net, self.fw, self.y)  # dC/d(output of layer k)
         self._jac: dict = {}
+        self._left: dict = {}
+        self._H = None
         self.owner = {name: u for u in tpl.units for name in u.names.values()}
 
     def jac(self, k: int, wrt: str) -> Derivative:
@@ -71,8 +68,12 @@ class Parts:
 
     def gauss_newton(self, p: str, q: str) -> Derivative:
         top = self.tpl.last.dense + 1
-        H = self.local(loss_curvature(self.net, self.fw, self.y, self.tpl.output))
-        return chain(transpose(self.jac(top, p)), H, self.jac(top, q))
+        if p not in self._left:  # J_p^T H, shared by every block of row p
+            if self._H is None:
+                self._H = self.local(loss_curvature(self.net, self.fw, self.y,
+                                                    self.tpl.output))
+            self._left[p] = chain(transpose(self.jac(top, p)), self._H)
+        return chain(self._left[p], self.jac(top, q))
 
     def curvature(self, unit, p: str, q: str) -> Derivative | None:
         if unit.activation is None or not (self.reaches(unit, p) and self.reaches(unit, q)):

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ..backprop import backprop
 from ..core.derivative import Derivative
+from ..core.term import Term
 from ..errors import UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
@@ -74,7 +75,10 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
         blocks = _numeric(net, x, y, pairs)
     else:
         parts = Parts(net, template(net), x, y, dense=method == "dense")
-        blocks = {(p, q): _total(parts.block(p, q)) for p, q in pairs}
+        blocks = {}
+        for p, q in pairs:  # block (q, p) is the transpose of block (p, q)
+            blocks[p, q] = (_swapped(blocks[q, p]) if (q, p) in blocks and p != q
+                            else _total(parts.block(p, q)))
     if wrt is None:
         return blocks
     return blocks[pairs[0]]
@@ -97,6 +101,13 @@ def gauss_newton(net, x, y, wrt=None):
         blocks[p, q] = _total({k: d for k, d in block.items()
                                if k in ("Gauss-Newton", "weight decay")})
     return blocks if wrt is None else next(iter(blocks.values()))
+
+
+def _swapped(block: Derivative) -> Derivative:
+    """Block (p, q) from block (q, p): the same terms read the other way round."""
+    terms = [Term(t.factors, t.in_labels, t.out_labels, t.coef, t.relations)
+             for t in block.terms]
+    return Derivative._make(terms, block.sizes, "dC/d" + block.wrt, block.of[4:], block.dtype)
 
 
 def _numeric(net, x, y, pairs) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.chain import chain
 from ..core.derivative import Derivative
-from ..core.term import Factor
-from ..errors import TensorcalcError
+from .maps import as_map, transpose
 
 
 def output_gradients(net, fw, y) -> dict[int, np.ndarray]:
@@ -22,17 +22,23 @@ def output_gradients(net, fw, y) -> dict[int, np.ndarray]:
 
 
 def loss_curvature(net, fw, y, output) -> Derivative:
-    """d2C/dz dz for the logits z (the input of the output activation): provisional, the
-    fused softmax and cross-entropy only."""
-    if not (net.loss_fn.name == "cross_entropy" and output is not None):
-        raise TensorcalcError("second order covers softmax with cross-entropy so far.")
-    p = fw.output
-    k = net.loss_fn.scale / (p.shape[0] if p.ndim == 2 and net.loss_fn.reduction == "mean"
-                              else 1.0)
-    n = "n" if p.ndim == 2 else ""
-    sizes = {"i": p.shape[-1], "j": p.shape[-1]} | ({"n": p.shape[0]} if n else {})
-    a = Derivative((Factor(p * k, n + "i", "p"),), n + "i", n + "i", sizes, "dC/dz", "z",
-                   _checked=True)
-    b = Derivative((Factor(p * k, n + "i", "p"), Factor(p, n + "j", "p")), n + "i", n + "j",
-                   sizes, "dC/dz", "z", _checked=True)
-    return a - b
+    """d2C/dz dz for the logits z (the input of the output activation ``output``, or the
+    output itself without one), as a map from logits to logits: a fused pair's closed form
+    (softmax with cross-entropy: ``diag(p) - p p^T``), else ``J^T H_C J + sum_i dC/da_i
+    d2a_i/dz dz`` from the registry's second derivatives of the loss and the activation."""
+    loss, out = net.loss_fn, fw.output
+    rec = fw.records[-1]
+    sym = rec.ctx.sym["in"] if output is not None else rec.ctx.sym["out"]
+    of = f"dC/d{sym}"
+    if output is not None and loss.fuses(output):
+        return as_map(loss.fused_second(out, y, names={"z": sym}), of, sym)
+    H = as_map(loss.second_derivative(out, y), f"dC/d{rec.ctx.sym['out']}",
+               rec.ctx.sym["out"])
+    if output is None:
+        return Derivative._make(H.terms, H.sizes, of, sym, H.dtype)
+    J = output.local(rec.ctx, "x")
+    g = Derivative._wrap(np.array(loss.gradient(out, y)), (), out.shape, "C",
+                         rec.ctx.sym["out"])
+    curvature = as_map(chain(g, output.primitive.second_derivative(rec.ctx.x)), of, sym)
+    total = chain(transpose(J), H, J) + curvature
+    return Derivative._make(total.terms, total.sizes, of, sym, total.dtype)

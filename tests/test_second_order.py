@@ -1,0 +1,195 @@
+"""Second order: Hessian blocks against central differences of the gradient and against
+torch.func.hessian, their symmetry, the parts (Gauss-Newton against J^T H J built densely),
+Hessian- and Gauss-Newton-vector products against the blocks, and diagonals without blocks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tensorcalc as tc
+
+HIDDEN = ["tanh", "sigmoid", "softplus", "gelu", "silu", "elu", "gelu_tanh", "identity"]
+PAIRS = [("softmax", "cross_entropy"), ("identity", "nll"), ("sigmoid", "squared_error"),
+         ("identity", "squared_error"), ("sigmoid", "binary_cross_entropy"),
+         ("softmax", "squared_error"), ("tanh", "squared_error")]
+
+
+@st.composite
+def dense_cases(draw, pairs=PAIRS, max_width=4, max_depth=3):
+    sizes = draw(st.lists(st.integers(1, max_width), min_size=2, max_size=max_depth + 1))
+    output, loss = draw(st.sampled_from(pairs))
+    if loss in ("cross_entropy", "nll"):
+        sizes[-1] = max(sizes[-1], 2)
+    hidden = draw(st.sampled_from(HIDDEN))
+    seed = draw(st.integers(0, 1000))
+    net = tc.Network.random(sizes, hidden=hidden, output=output, loss=loss, seed=seed)
+    batch = draw(st.integers(0, 3))
+    rng = np.random.default_rng(seed)
+    lead = (batch,) if batch else ()
+    x = rng.normal(size=lead + (sizes[0],))
+    if loss in ("cross_entropy", "nll"):
+        y = rng.integers(sizes[-1], size=lead) if lead else int(rng.integers(sizes[-1]))
+    else:
+        y = rng.uniform(size=lead + (sizes[-1],))
+    return net, x, y
+
+
+def _blocks_close(a, b, rtol, atol):
+    for key in a:
+        np.testing.assert_allclose(a[key].dense(), b[key].dense(), rtol=rtol, atol=atol,
+                                   err_msg=str(key))
+
+
+@settings(max_examples=40, deadline=None)
+@given(dense_cases())
+def test_every_block_matches_central_differences_of_the_gradient(case):
+    net, x, y = case
+    full = tc.hessian(net, x, y)
+    numeric = tc.hessian(net, x, y, method="numeric")
+    scale = max(1.0, max(float(np.abs(b.dense()).max()) for b in full.values()))
+    _blocks_close(full, numeric, rtol=1e-5, atol=1e-6 * scale)
+
+
+@settings(max_examples=15, deadline=None)
+@given(dense_cases(max_width=3))
+def test_dense_method_equals_full(case):
+    net, x, y = case
+    _blocks_close(tc.hessian(net, x, y), tc.hessian(net, x, y, method="dense"), 1e-12, 1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(dense_cases())
+def test_blocks_are_symmetric(case):
+    net, x, y = case
+    H = tc.hessian(net, x, y)
+    for (p, q), block in H.items():
+        k = net.params[p].ndim
+        swapped = np.moveaxis(H[q, p].dense(), tuple(range(net.params[q].ndim)),
+                              tuple(range(k, k + net.params[q].ndim)))
+        np.testing.assert_allclose(block.dense(), swapped, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(dense_cases(), st.integers(0, 2**31 - 1))
+def test_hvp_and_ggn_vp_are_the_blocks_times_v(case, seed):
+    net, x, y = case
+    rng = np.random.default_rng(seed)
+    v = {k: rng.normal(size=p.shape) for k, p in net.params.items()}
+    H, G = tc.hessian(net, x, y), tc.gauss_newton(net, x, y)
+    hv, gv = tc.hvp(net, x, y, v), tc.ggn_vp(net, x, y, v)
+    for p in net.params:
+        want_h = sum(np.tensordot(H[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
+        want_g = sum(np.tensordot(G[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
+        np.testing.assert_allclose(hv[p], want_h, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(gv[p], want_g, rtol=1e-10, atol=1e-12)
+
+
+def _dense_jacobian(net, x, p):
+    """d(logits)/d(p) by central differences: an independent J."""
+    def logits(v):
+        return net.with_param(p, v).forward(x).logits
+    return tc.numerical_derivative(logits, net.params[p]).dense()
+
+
+def test_gauss_newton_is_j_transpose_h_j_built_densely():
+    net = tc.Network.random([3, 4, 3], hidden="tanh", output="softmax", loss="cross_entropy",
+                            seed=5)
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(4, 3)), rng.integers(3, size=4)
+    p = net.forward(x).output
+    H = np.zeros((4, 3, 4, 3))  # the cross-entropy-after-softmax Hessian in the logits, mean
+    for n in range(4):
+        H[n, :, n, :] = (np.diag(p[n]) - np.outer(p[n], p[n])) / 4
+    for a, b in [("W1", "W1"), ("W1", "b2"), ("W2", "W1")]:
+        Ja, Jb = _dense_jacobian(net, x, a), _dense_jacobian(net, x, b)
+        want = np.tensordot(np.tensordot(Ja, H, axes=([0, 1], [0, 1])), Jb,
+                            axes=([-2, -1], [0, 1]))
+        got = tc.gauss_newton(net, x, y, wrt=(a, b)).dense()
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_parts_are_named_and_add_up():
+    net = tc.Network.random([3, 4, 5, 2], hidden="tanh", output="softmax",
+                            loss="cross_entropy", seed=1)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 3)), rng.integers(2, size=5)
+    parts = tc.hessian_parts(net, x, y, ("W2", "W1"))
+    assert list(parts) == ["Gauss-Newton", "curvature of layer 4", "bilinear of layer 3"]
+    total = sum(d.dense() for d in parts.values())
+    np.testing.assert_allclose(total, tc.hessian(net, x, y, ("W2", "W1")).dense(), rtol=1e-13)
+    assert list(tc.hessian_parts(net, x, y, ("W3", "W1"))) == ["Gauss-Newton",
+                                                                "bilinear of layer 5"]
+    assert list(tc.hessian_parts(net, x, y, "W1")) == ["Gauss-Newton", "curvature of layer 2",
+                                                        "curvature of layer 4"]
+
+
+def test_diagonal_without_the_block():
+    net = tc.Network.random([4, 6, 3], hidden="softplus", output="softmax",
+                            loss="cross_entropy", seed=3)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(7, 4)), rng.integers(3, size=7)
+    for p, value in net.params.items():
+        block = tc.hessian(net, x, y, wrt=p)
+        k = value.size
+        np.testing.assert_allclose(block.diagonal(), np.diag(block.dense().reshape(k, k))
+                                   .reshape(value.shape), rtol=1e-12, atol=1e-15)
+
+
+def test_weight_decay_adds_2c_on_weight_blocks():
+    base = tc.Network.random([3, 4, 2], hidden="tanh", output="softmax", loss="cross_entropy",
+                             seed=0)
+    decayed = tc.Network.stack(list(base.layers), loss="cross_entropy", input_shape=(3,),
+                               params=dict(base.params), weight_decay=0.1)
+    x, y = np.ones((2, 3)), np.array([0, 1])
+    diff = tc.hessian(decayed, x, y, "W1").dense() - tc.hessian(base, x, y, "W1").dense()
+    np.testing.assert_allclose(diff.reshape(12, 12), 0.2 * np.eye(12), atol=1e-14)
+    np.testing.assert_allclose(tc.hessian(decayed, x, y, "b1").dense(),
+                               tc.hessian(base, x, y, "b1").dense(), atol=1e-14)
+
+
+def test_a_block_above_the_dense_limit_is_refused_and_hvp_still_works():
+    net = tc.Network.random([30, 40, 3], hidden="tanh", output="softmax",
+                            loss="cross_entropy", seed=0)
+    x, y = np.ones(30), 1
+    old = tc.set_dense_limit(1 << 16)
+    try:
+        H = tc.hessian(net, x, y, "W1")  # structured: nothing is built yet
+        with pytest.raises(tc.MemoryLimitError, match="11,520,000"):
+            H.dense()
+        hv = tc.hvp(net, x, y, {"W1": np.ones((40, 30))})
+        assert hv["W1"].shape == (40, 30)
+        assert H.diagonal().shape == (40, 30)
+    finally:
+        tc.set_dense_limit(old)
+
+
+def test_unsupported_layers_are_named():
+    net = tc.Network.stack([tc.Dense(4), tc.LayerNorm(), "tanh", tc.Dense(2)],
+                           input_shape=(3,))
+    with pytest.raises(tc.TensorcalcError, match=r"layer 2 \(LayerNorm\) has no second-order"):
+        tc.hessian(net, np.ones(3), np.zeros(2), "W1")
+
+
+def test_against_torch_func_hessian():
+    torch = pytest.importorskip("torch")
+    net = tc.Network.random([5, 6, 4, 3], hidden="tanh", output="softmax",
+                            loss="cross_entropy", seed=9)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(8, 5)), rng.integers(3, size=8)
+    names = list(net.params)
+
+    def loss(*ps):
+        d, a = dict(zip(names, ps)), torch.tensor(x)
+        for layer in (1, 2):
+            a = torch.tanh(a @ d[f"W{layer}"].T + d[f"b{layer}"])
+        z = a @ d["W3"].T + d["b3"]
+        return -torch.log_softmax(z, -1)[torch.arange(8), torch.tensor(y)].mean()
+
+    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
+        *(torch.tensor(net.params[k]) for k in names))
+    H = tc.hessian(net, x, y)
+    for i, p in enumerate(names):
+        for j, q in enumerate(names):
+            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=f"{p}, {q}")
