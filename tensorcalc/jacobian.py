@@ -88,7 +88,14 @@ def jacobian(net: Network, x, wrt: str = "x", of: str | int = "output") -> Deriv
     if wrt != "x" and owner[wrt][0][0] > top:
         raise TensorcalcError(f"{wrt} belongs to layer {owner[wrt][0][0]}, above layer {top} "
                               f"whose output was asked for: that derivative is zero.")
-    fw = net.forward(x)
+    return jacobian_at(net, net.forward(x), wrt, top)
+
+
+def jacobian_at(net: Network, fw, wrt: str, top: int) -> Derivative:
+    """:func:`jacobian` of layer ``top``'s output (1-based) on a forward pass already run;
+    the arguments are not checked again."""
+    owner = {node.names[s]: (node.path, s) for top_node in net.nodes
+             for node in top_node.walk() for s in node.layer.params}
     with trusted():
         records = fw.records[:top]
         if wrt == "x":

@@ -21,7 +21,7 @@ from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..core.term import Factor
 from ..core.validate import trusted
-from ..jacobian import jacobian
+from ..jacobian import jacobian_at
 from .loss import loss_curvature, output_gradients
 from .maps import transpose
 from .template import Template
@@ -52,7 +52,7 @@ class Parts:
     def jac(self, k: int, wrt: str) -> Derivative:
         """d(output of layer k, 1-based)/d(wrt), structured."""
         if (k, wrt) not in self._jac:
-            self._jac[k, wrt] = self.local(jacobian(self.net, self.fw.x, wrt=wrt, of=k))
+            self._jac[k, wrt] = self.local(jacobian_at(self.net, self.fw, wrt, k))
         return self._jac[k, wrt]
 
     def local(self, d: Derivative) -> Derivative:
@@ -83,8 +83,11 @@ class Parts:
         if not np.any(s):
             return None
         sym = rec.ctx.sym["in"]
-        D = self.local(_diag(s, f"dC/d{rec.ctx.sym['out']} (.) f''({sym})", sym))
-        return chain(transpose(self.jac(unit.dense + 1, p)), D, self.jac(unit.dense + 1, q))
+        key = (unit.activation, p)
+        if key not in self._left:
+            D = self.local(_diag(s, f"dC/d{rec.ctx.sym['out']} (.) f''({sym})", sym))
+            self._left[key] = chain(transpose(self.jac(unit.dense + 1, p)), D)
+        return chain(self._left[key], self.jac(unit.dense + 1, q))
 
     def bilinear(self, unit, p: str, q: str) -> Derivative | None:
         """d2(W a)/dW da for ``p`` this unit's weight and ``q`` a parameter acting before it."""
