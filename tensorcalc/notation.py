@@ -84,15 +84,25 @@ class Explanation:
         return "".join(parts) + "</ol>"
 
 
-def explain(net: Network, x, y, param: str) -> Explanation:
-    """The chain rule for one parameter, step by step.
+def explain(net: Network, x, y, param):
+    """The chain rule for one parameter, step by step; for a pair of parameters
+    (``("W1", "W1")``), the parts of that Hessian block, each in index notation (see
+    :func:`tensorcalc.hessian_parts`).
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
     >>> text = str(tc.explain(net, np.ones(3), np.zeros(2), "W1"))
     >>> "delta^1 = (W^2T delta^2) (.) sigma'(z^1)" in text
     True
+    >>> print(tc.explain(net, np.ones(3), np.zeros(2), ("W2", "W2")))  # doctest: +ELLIPSIS
+    d2C/dW^2 dW^2 as 1 part:
+      Gauss-Newton (2 terms):
+        ddC/dW^2_ij/dW^2_kl = 2 a^1_j sigma'(z^2)_i ... + a^1_j [dC/da^2]_i sigma''(z^2)_i ...
     """
+    if isinstance(param, tuple):
+        from .second import hessian_parts
+
+        return hessian_parts(net, x, y, param)
     if param not in net.params:
         raise UnknownNameError(f"unknown parameter {param!r}; this network has "
                                f"{', '.join(net.params)}.")

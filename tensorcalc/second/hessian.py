@@ -12,6 +12,7 @@ from ..core.term import Term
 from ..errors import UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
+from .parts import HessianParts
 from .template import template
 
 METHODS = ("full", "dense", "numeric")
@@ -28,10 +29,11 @@ def _pairs(net, wrt) -> list[tuple[str, str]]:
     return [pair]
 
 
-def hessian_parts(net, x, y, wrt) -> dict[str, Derivative]:
+def hessian_parts(net, x, y, wrt) -> HessianParts:
     """The named parts of one block (``wrt`` a name or a pair): ``"Gauss-Newton"``,
     ``"curvature of layer l"``, ``"bilinear of layer l"``, ``"weight decay"``; their sum is
-    :func:`hessian`'s block.
+    :func:`hessian`'s block. Printed, each part's entry formula in index notation;
+    ``.latex()`` the same as a LaTeX ``align`` block.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], hidden="tanh", seed=0)
@@ -39,7 +41,8 @@ def hessian_parts(net, x, y, wrt) -> dict[str, Derivative]:
     ['Gauss-Newton', 'curvature of layer 2']
     """
     ((p, q),) = _pairs(net, wrt)
-    return Parts(net, template(net), x, y).block(p, q)
+    return HessianParts(Parts(net, template(net), x, y).block(p, q),
+                        "dC/d" + net.symbol(p), net.symbol(q))
 
 
 def _total(parts: Mapping[str, Derivative]) -> Derivative:

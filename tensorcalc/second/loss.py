@@ -39,6 +39,9 @@ def loss_curvature(net, fw, y, output) -> Derivative:
     J = output.local(rec.ctx, "x")
     g = Derivative._wrap(np.array(loss.gradient(out, y)), (), out.shape, "C",
                          rec.ctx.sym["out"])
-    curvature = as_map(chain(g, output.primitive.second_derivative(rec.ctx.x)), of, sym)
+    prim = output.primitive
+    second = prim.second_derivative(rec.ctx.x, names={prim.args[0]: sym,
+                                                      "out": rec.ctx.sym["out"]})
+    curvature = as_map(chain(g, second), of, sym)
     total = chain(transpose(J), H, J) + curvature
     return Derivative._make(total.terms, total.sizes, of, sym, total.dtype)
