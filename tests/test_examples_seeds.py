@@ -15,6 +15,7 @@ SCRIPTS = {
     "seed003_typed_objects.py": "every typed derivative and every chain agrees",
     "batchnorm_closed_form.py": "the batch-norm closed form is the full chain rule, term by term",
     "seed000_cnn.py": "the CNN's shortcuts are the full chain rule",
+    "second_order.py": "the Hessian is its Gauss-Newton part plus the layers' curvature",
 }
 
 

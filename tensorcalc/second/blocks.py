@@ -1,16 +1,21 @@
 """A Hessian block of a dense network as a sum of structured parts.
 
-For ``z^l = W^l a^(l-1) + b^l``, ``a^l = f(z^l)`` and ``C = loss(z^L)`` (the output activation
-belongs to the loss), the block by parameters ``p`` and ``q`` is
+For ``z^l = W^l a^(l-1) + b^l``, ``a^l = f(z^l)`` and ``C = loss(f_out(z^L))``, the block by
+parameters ``p`` and ``q`` is
 
     d2C/dp dq = J_p^T H J_q                                   (Gauss-Newton)
               + sum_l J^l_p^T diag(dC/da^l (.) f''(z^l)) J^l_q      (curvature of layer l)
+              + J_p^T (sum_i dC/da_i d2a_i/dz dz) J_q    (the output activation's, unless it
+                                                           is fused with the loss)
               + sum_l [delta^l (x) da^(l-1)/dq]  (p = W^l, and its transpose for q = W^l)
               + 2 c I                                        (weight decay, p = q a weight)
 
-with ``J_p = dz^L/dp``, ``J^l_p = dz^l/dp``, ``H = d2C/dz^L dz^L`` and ``delta^l = dC/dz^l``:
-the second derivative of each layer's bilinear map ``W a`` gives the last sum. Every part is a
-chain of the structured Jacobians of the first order, never contracted here.
+with ``J_p = dz^L/dp``, ``J^l_p = dz^l/dp``, ``H = (da/dz)^T d2C/da da (da/dz)`` at the
+logits (a fused pair's closed form, ``diag(p) - p p^T``) and ``delta^l = dC/dz^l``:
+the second derivative of each layer's bilinear map ``W a`` gives the bilinear sum. The
+Gauss-Newton part is positive semi-definite for a convex loss; the curvature parts are what
+make a Hessian indefinite. Every part is a chain of the structured Jacobians of the first
+order, never contracted here.
 """
 
 from __future__ import annotations
@@ -69,11 +74,24 @@ class Parts:
     def gauss_newton(self, p: str, q: str) -> Derivative:
         top = self.tpl.last.dense + 1
         if p not in self._left:  # J_p^T H, shared by every block of row p
-            if self._H is None:
-                self._H = self.local(loss_curvature(self.net, self.fw, self.y,
-                                                    self.tpl.output))
-            self._left[p] = chain(transpose(self.jac(top, p)), self._H)
+            self._left[p] = chain(transpose(self.jac(top, p)), self.curvatures[0])
         return chain(self._left[p], self.jac(top, q))
+
+    @property
+    def curvatures(self) -> tuple:
+        """The loss's curvature at the logits: (Gauss-Newton part, output activation's)."""
+        if self._H is None:
+            gn, out = loss_curvature(self.net, self.fw, self.y, self.tpl.output)
+            self._H = (self.local(gn), None if out is None else self.local(out))
+        return self._H
+
+    def output_curvature(self, p: str, q: str) -> Derivative | None:
+        """The output activation's own curvature, seen through dz^L/dp and dz^L/dq."""
+        C = self.curvatures[1]
+        if C is None:
+            return None
+        top = self.tpl.last.dense + 1
+        return chain(transpose(self.jac(top, p)), C, self.jac(top, q))
 
     def curvature(self, unit, p: str, q: str) -> Derivative | None:
         if unit.activation is None or not (self.reaches(unit, p) and self.reaches(unit, q)):
@@ -123,6 +141,9 @@ class Parts:
                 term = self.curvature(unit, p, q)
                 if term is not None:
                     parts[f"curvature of layer {unit.activation + 1}"] = term
+            term = self.output_curvature(p, q)
+            if term is not None:
+                parts[f"curvature of layer {len(self.net.layers)}"] = term
             for unit in self.tpl.units:
                 term = self.bilinear(unit, p, q)
                 if term is not None:

@@ -38,7 +38,7 @@ def hessian_parts(net, x, y, wrt) -> HessianParts:
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], hidden="tanh", seed=0)
     >>> list(tc.hessian_parts(net, np.ones(3), np.zeros(2), "W1"))
-    ['Gauss-Newton', 'curvature of layer 2']
+    ['Gauss-Newton', 'curvature of layer 2', 'curvature of layer 4']
     """
     ((p, q),) = _pairs(net, wrt)
     return HessianParts(Parts(net, template(net), x, y).block(p, q),

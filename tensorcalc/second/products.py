@@ -90,8 +90,10 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
         elif isinstance(layer, Activation):
             r = layer.primitive.hadamard(r, ctx.x)
         tangent[k] = r
-    H = loss_curvature(net, fw, t, tpl.output)
-    rg = _apply(H, tangent[top])  # the tangent of delta^L
+    gn, own = loss_curvature(net, fw, t, tpl.output)
+    rg = _apply(gn, tangent[top])  # the tangent of delta^L
+    if own is not None and not gauss_newton:
+        rg = rg + _apply(own, tangent[top])
     out: dict[str, np.ndarray] = {}
     for k in range(top, -1, -1):
         rec = records[k]
