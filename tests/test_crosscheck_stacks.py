@@ -41,6 +41,14 @@ def _forward(layers, params, names, x):
         elif isinstance(layer, tc.BatchNorm):
             x = F.batch_norm(x, None, None, params[f"gamma{name}"], params[f"beta{name}"],
                              training=True, eps=layer.eps)
+        elif isinstance(layer, tc.BatchNorm2d):
+            x = F.batch_norm(x, None, None, params[f"gamma{name}"], params[f"beta{name}"],
+                             training=True, eps=layer.eps)
+        elif isinstance(layer, tc.GroupNorm):
+            single = _flat_single[0]
+            x = F.group_norm(x[None] if single else x, layer.groups, params[f"gamma{name}"],
+                             params[f"beta{name}"], eps=layer.eps)
+            x = x[0] if single else x
         elif isinstance(layer, tc.Embedding):
             x = params[f"C{name}"][torch.as_tensor(x)]
         elif isinstance(layer, tc.LayerNorm):

@@ -8,7 +8,7 @@ import tensorcalc as tc
 from tensorcalc.layers import KINDS
 
 CASES = [(kind, batch) for kind in KINDS for batch in (None, 3)
-         if not (kind == "batchnorm" and batch is None)]
+         if not (KINDS[kind].needs_batch and batch is None)]
 
 
 def _case(kind, batch):

@@ -50,6 +50,8 @@ class Layer:
     takes_stack: ClassVar[bool] = False
     #: The input shape of one sample that the registry's tests place :meth:`example` after.
     example_input: ClassVar[tuple[int, ...]] = (4,)
+    #: True for kinds that normalise over the batch, so they take batches only.
+    needs_batch: ClassVar[bool] = False
     #: One line of mathematics per derivative: ``"x"`` and each parameter symbol.
     formulas: ClassVar[Mapping[str, str]] = {}
 

@@ -238,6 +238,7 @@ class BatchNorm(_Norm):
     """
 
     kind = "batchnorm"
+    needs_batch = True
     primitive = batch_norm
     _dx = staticmethod(bn_dx)
 

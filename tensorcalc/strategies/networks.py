@@ -14,11 +14,13 @@ from ..layers import (
     Activation,
     AvgPool,
     BatchNorm,
+    BatchNorm2d,
     Conv,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GroupNorm,
     LayerNorm,
     Loss,
     MaxPool,
@@ -256,17 +258,30 @@ def conv_layers(draw, in_shape: tuple[int, ...], *, max_channels: int = 4, max_k
         return None, in_shape
 
 
+def _map_norm(draw, shape: tuple[int, ...], batch: int) -> list:
+    """Nothing, a group norm with groups dividing the channels, or (with a batch of more than
+    one value per channel) a batch norm over channels."""
+    c, positions = shape[0], int(np.prod(shape[1:]))
+    options = ["none", "groupnorm"] + (["batchnorm2d"] if batch * positions >= 2 else [])
+    kind = draw(st.sampled_from(options))
+    if kind == "groupnorm" and c * positions >= 2:
+        return [GroupNorm(draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0])))]
+    return [BatchNorm2d()] if kind == "batchnorm2d" else []
+
+
 @st.composite
 def conv_stacks(draw, *, max_blocks: int = 2, max_size: int = 12, max_channels: int = 4,
                 max_batch: int = 4, dims=None, dtype=np.float64, kink_margin: float = 1e-3):
     """``(net, x, y)``: a small CNN on an image ``(C, L)`` or ``(C, H, W)`` (sizes up to
     ``max_size``, batch 0..``max_batch``): up to ``max_blocks`` convolution or pooling layers
     with drawn configurations (kernel 1-5, stride 1-3, padding 0-2, dilation 1-2, channels
-    1-4), an activation after each convolution, then flatten, a dense layer and a loss. Draws
-    near a ReLU kink or a max-pooling tie are rejected."""
+    1-4), after each convolution maybe a group norm or a batch norm over channels and then an
+    activation, then flatten, a dense layer and a loss. Draws near a ReLU kink or a
+    max-pooling tie are rejected."""
     dims = draw(st.sampled_from([1, 2])) if dims is None else dims
     shape = input_shape = (draw(st.integers(1, max_channels)),) + tuple(
         draw(st.integers(1, max_size)) for _ in range(dims))
+    batch = draw(st.integers(0, max_batch))
     layers = []
     for _ in range(draw(st.integers(1, max_blocks))):
         layer, out = draw(conv_layers(shape, max_channels=max_channels))
@@ -274,7 +289,7 @@ def conv_stacks(draw, *, max_blocks: int = 2, max_size: int = 12, max_channels: 
             continue
         layers.append(layer)
         if isinstance(layer, Conv):
-            layers.append(Activation(draw(activations())))
+            layers += _map_norm(draw, out, batch) + [Activation(draw(activations()))]
         shape = out
     assume(layers)
     output, loss = draw(st.sampled_from(_pairs(CLASSIC)))
@@ -282,7 +297,6 @@ def conv_stacks(draw, *, max_blocks: int = 2, max_size: int = 12, max_channels: 
     layers += [Flatten(), Dense(n_out)] + (
         [] if output == "identity" and loss != "squared_error" else
         [Softmax() if output == "softmax" else Activation(output)])
-    batch = draw(st.integers(0, max_batch))
     seed = draw(st.integers(0, 2**32 - 1))
     net = Network.stack(layers, loss=loss, input_shape=input_shape, seed=seed, dtype=dtype)
     rng = np.random.default_rng(seed + 1)
