@@ -27,6 +27,7 @@ from .core.derivative import Derivative
 from .core.plan import Plan, compile_plan, run_plan
 from .core.validate import trusted
 from .errors import UnknownNameError
+from .intermediates import intermediates as layer_gradients
 from .network import Network
 from .numeric import numerical_derivative
 from .shortcut import shortcut
@@ -50,6 +51,9 @@ class Gradients(Mapping):
     seconds: float = 0.0
     largest_bytes: int = 0
     _trace: list[Step] | Callable[[], list[Step]] = field(default_factory=list, repr=False)
+    #: With ``intermediates=True``: layer index (1-based, as ``net.layers`` counts) ->
+    #: dC/d(that layer's output), a gradient ``Derivative`` shaped like the output.
+    intermediates: dict[int, Derivative] = field(default_factory=dict, repr=False)
 
     @property
     def trace(self) -> list[Step]:
@@ -174,10 +178,12 @@ class Progress:
             print(file=sys.stderr)
 
 
-def backprop(net: Network, x, y, method: str = "full", *, input_grad: bool = False
-             ) -> Gradients:
+def backprop(net: Network, x, y, method: str = "full", *, input_grad: bool = False,
+             intermediates: bool = False) -> Gradients:
     """The gradient of the network's loss with respect to every parameter (and, with
-    ``input_grad=True``, with respect to the input: ``g["x"]``).
+    ``input_grad=True``, with respect to the input: ``g["x"]``; with ``intermediates=True``,
+    ``g.intermediates[l]`` = dC/d(output of layer l) for every layer, 1-based as
+    ``net.layers`` counts them, by the same method).
 
     ``method`` is ``"full"`` (typed chain rule, deltas as labels), ``"dense"`` (the same chain
     with every local derivative materialised), ``"shortcut"`` (each layer's backward formula in
@@ -219,9 +225,14 @@ def backprop(net: Network, x, y, method: str = "full", *, input_grad: bool = Fal
                 arrays["x"] = _numeric_input(net, fw, y)
             grads = {k: Derivative._wrap(v, (), v.shape, "C", "x" if k == "x" else net.symbol(k))
                      for k, v in arrays.items()}
+    boundaries = {}
+    if intermediates:
+        with trusted():
+            boundaries = layer_gradients(net, fw, y, method)
     seconds = time.perf_counter() - start
     names = [*net.params] + (["x"] if input_grad else [])
-    return Gradients(method, {k: grads[k] for k in names}, loss, seconds, largest, trace)
+    return Gradients(method, {k: grads[k] for k in names}, loss, seconds, largest, trace,
+                     boundaries)
 
 
 def _numeric_input(net: Network, fw, y) -> np.ndarray:

@@ -26,8 +26,9 @@ from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..core.term import Factor
 from ..core.validate import trusted
+from ..intermediates import boundary_arrays as output_gradients
 from ..jacobian import jacobian_at
-from .loss import loss_curvature, output_gradients
+from .loss import loss_curvature
 from .maps import transpose
 from .template import Template
 

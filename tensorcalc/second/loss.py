@@ -1,5 +1,5 @@
-"""What the blocks need from the loss end: every layer's upstream gradient, and the curvature
-of the loss in the logits (the output activation included)."""
+"""The curvature of the loss at the logits: the Gauss-Newton part, and the output
+activation's own."""
 
 from __future__ import annotations
 
@@ -8,17 +8,6 @@ import numpy as np
 from ..core.chain import chain
 from ..core.derivative import Derivative
 from .maps import as_map, transpose
-
-
-def output_gradients(net, fw, y) -> dict[int, np.ndarray]:
-    """dC/d(output of layer k) for every layer k (0-based), by the layers' shortcut backward."""
-    records = fw.records
-    g = net.loss_fn.gradient(fw.output, y)
-    out = {}
-    for k in range(len(records) - 1, -1, -1):
-        out[k] = g
-        g, _ = records[k].node.layer.backward(g, records[k].ctx)
-    return out
 
 
 def loss_curvature(net, fw, y, output) -> tuple[Derivative, Derivative | None]:

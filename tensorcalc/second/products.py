@@ -18,8 +18,9 @@ import numpy as np
 from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..errors import ShapeMismatchError, TensorcalcError
+from ..intermediates import boundary_arrays as output_gradients
 from ..layers import Activation, Dense
-from .loss import loss_curvature, output_gradients
+from .loss import loss_curvature
 from .template import template
 
 

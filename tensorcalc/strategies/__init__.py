@@ -28,6 +28,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 from ..testing import (
     assert_gradients_match,
+    assert_intermediates_match,
     assert_jacobian_matches,
     assert_layer_matches,
     assert_vjp_matches,
@@ -57,7 +58,8 @@ settings.register_profile(CI_PROFILE, derandomize=True, deadline=None, print_blo
                           phases=[p for p in Phase if p is not Phase.explain])
 
 __all__ = [
-    "CI_PROFILE", "activations", "arrays", "assert_gradients_match", "assert_jacobian_matches",
+    "CI_PROFILE", "activations", "arrays", "assert_gradients_match",
+    "assert_intermediates_match", "assert_jacobian_matches",
     "assert_layer_matches", "assert_vjp_matches",
     "chains", "class_indices", "conv_layers", "conv_stacks", "derivatives", "gradients_match",
     "layer_sizes", "losses", "networks", "one_hot_targets", "outputs", "pairings", "shapes",

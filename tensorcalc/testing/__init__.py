@@ -28,11 +28,13 @@ from .gradients import (
     gradient_check,
     gradients_match,
 )
+from .intermediates import assert_intermediates_match, intermediates_check
 from .layercheck import assert_layer_matches, assert_vjp_matches, check_layer, check_vjp
 from .report import GradientCheck, ParamCheck
 
 __all__ = ["GRADIENT_TOLERANCES", "Convention", "GradientCheck", "ParamCheck",
-           "assert_gradients_match", "assert_jacobian_matches", "assert_layer_matches",
+           "assert_gradients_match", "assert_intermediates_match", "assert_jacobian_matches",
+           "assert_layer_matches", "intermediates_check",
            "assert_vjp_matches", "check_gradients", "check_layer", "check_vjp",
            "gradient_check", "gradients_match"]
 

@@ -1,0 +1,88 @@
+"""Check a manual backprop intermediate by intermediate: a student's dC/d(output of layer l)
+arrays against ``backprop(..., intermediates=True)``, naming the first one that goes wrong on
+the way back from the loss."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..backprop import backprop
+from ..core.validate import plain_array
+from .gradients import GRADIENT_TOLERANCES
+from .report import GradientCheck, check_param, diagnose
+
+
+def intermediates_check(student: Mapping[str, object], net, x, y,
+                        at: Mapping[int, str]) -> GradientCheck:
+    """The student's intermediates (``student[key]`` for each ``at = {layer: key}``, the
+    direction of ``names=``: tensorcalc's 1-based layer index to the student's key; only those
+    keys are read, so a notebook's ``globals()`` will do) against dC/d(output of that layer),
+    in one report whose diagnosis names the first wrong one walking back from the loss. An
+    array of another shape is a failure naming both shapes, except one that differs only by
+    singleton axes ((1, n) for (n,)), which is compared and noted.
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> net = tc.Network.stack([tc.Dense(3), "tanh", tc.Dense(2)], input_shape=(2,),
+    ...                        loss="squared_error")
+    >>> x, y = np.ones((4, 2)), np.zeros((4, 2))
+    >>> z = net.forward(x).records[2].ctx.y  # the last dense layer's output
+    >>> tc.testing.intermediates_check({"dz2": 2 * z / 4}, net, x, y, at={3: "dz2"}).ok
+    True
+    """
+    __tracebackhide__ = True
+    missing = [key for key in at.values() if key not in student]
+    if missing:
+        near = {k: difflib.get_close_matches(k, [str(s) for s in student], n=2)
+                for k in missing}
+        hints = "; ".join(f"{k}: did you mean {', '.join(v)}?" for k, v in near.items() if v)
+        raise AssertionError(f"no {missing} among your intermediates" +
+                             (f" ({hints})" if hints else "") + ".")
+    n = len(net.layers)
+    bad = [l for l in at if not (isinstance(l, int) and 1 <= l <= n)]
+    if bad:
+        raise AssertionError(f"layer indices {bad} are not in 1..{n} (the network's layers, "
+                             f"as net.layers lists them).")
+    reference = backprop(net, x, y, "full", intermediates=True).intermediates
+    rtol, atol = GRADIENT_TOLERANCES[np.dtype(np.float64)]
+    checks, yours, expected, problems, notes = {}, {}, {}, [], []
+    for l in sorted(at, reverse=True):  # in the order backprop meets them
+        key, want = at[l], reference[l].dense()
+        got = plain_array(student[key]).astype(np.float64)
+        if got.shape != want.shape:
+            if got.size == want.size and _squeezed(got.shape) == _squeezed(want.shape):
+                notes.append(f"{key}: your {got.shape} compared as layer {l}'s {want.shape}")
+                got = got.reshape(want.shape)
+            else:
+                problems.append(f"{key} has shape {got.shape}; layer {l}'s output "
+                                f"({net.layers[l - 1]!r}) has shape {want.shape}.")
+                continue
+        yours[key], expected[key] = got, want
+        checks[key] = check_param(key, got, want, rtol, atol)
+    report = GradientCheck(checks, diagnose(yours, expected, checks), "",
+                           f"tolerance {rtol:g} relative plus {atol:g} of the largest entry",
+                           notes, problems)
+    wrong = [k for k in checks if not checks[k].ok]
+    if wrong:
+        later = [k for k in checks if k != wrong[0] and list(checks).index(k) <
+                 list(checks).index(wrong[0])]
+        report.diagnosis.insert(0, f"{wrong[0]} is where it goes wrong walking back from the "
+                                   f"loss" + (f"; {', '.join(later)} match" if later else ""))
+    return report
+
+
+def _squeezed(shape: tuple) -> tuple:
+    return tuple(n for n in shape if n != 1)
+
+
+def assert_intermediates_match(student: Mapping[str, object], net, x, y,
+                               at: Mapping[int, str]) -> GradientCheck:
+    """:func:`intermediates_check`, raising ``AssertionError`` with its report on a mismatch
+    and returning the report when every intermediate matches."""
+    __tracebackhide__ = True
+    report = intermediates_check(student, net, x, y, at)
+    if not report.ok:
+        raise AssertionError(str(report))
+    return report
