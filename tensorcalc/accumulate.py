@@ -17,6 +17,7 @@ from .core.chain import chain
 from .core.contract import ascii_spec, path_info
 from .core.derivative import Derivative
 from .core.term import Factor
+from .views import step_html, step_lines
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,15 @@ class Step:
     result: Derivative
     shortcut: str
     rule: str = "chain"
+
+    def __str__(self) -> str:
+        return "\n".join(step_lines(1, self))[len("step 1: "):]
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return step_html(self)
 
 
 def _relational(d: Derivative) -> bool:

@@ -31,6 +31,7 @@ from .intermediates import intermediates as layer_gradients
 from .network import Network
 from .numeric import numerical_derivative
 from .shortcut import shortcut
+from .views import gradients_html, gradients_text
 
 METHODS = ("full", "dense", "shortcut", "numeric")
 
@@ -62,7 +63,22 @@ class Gradients(Mapping):
         return self._trace
 
     def __getitem__(self, name: str) -> Derivative:
+        if name not in self.grads:
+            raise UnknownNameError(f"no gradient {name!r}; these gradients are "
+                                   f"{', '.join(self.grads)}.")
         return self.grads[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.grads
+
+    def __repr__(self) -> str:
+        return gradients_text(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        return gradients_html(self)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.grads)

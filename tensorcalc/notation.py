@@ -9,41 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backprop import Step, backprop
-from .core.derivative import Derivative
-from .core.html import html_array, html_escape
+from .core.html import html_escape
 from .errors import UnknownNameError
 from .network import Network
-
-
-def describe(d: Derivative) -> str:
-    """One line: symbol, kind, shapes, structure and factors of a derivative (for a sum, the
-    factors of each term, signed)."""
-    def listed(factors) -> str:
-        return " ".join(f"{f.symbol}[{f.labels}]" for f in factors) or "(no factor)"
-
-    if len(d.terms) == 1:
-        factors = listed(d.factors)
-    else:
-        factors = " ".join(f"{'-' if t.coef < 0 else '+'}({listed(t.factors)})" for t in d.terms)
-    return (f"d{d.of}/d{d.wrt}: {d.kind} {d.out_shape} by {d.in_shape}, {d.structure}; "
-            f"{factors}")
-
-
-def step_lines(k: int, step: Step) -> list[str]:
-    """The printed form of one chain-rule step."""
-    r = step.result
-    names = ", ".join(sym for sym, _, _ in r.operands)
-    joiner = " + " if step.rule == "sum" else " . "
-    lines = [f"step {k}: {step.target} = " + joiner.join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
-    lines += [f"    {describe(p)}" for p in step.parts]
-    lines += [
-        f"  einsum:   {r.spec}   ({names})",
-        f"  index:    {r.index_notation()}",
-        f"  matrix:   {r.matrix_notation() or '(not a matrix product)'}",
-        f"  shortcut: {step.shortcut}",
-        f"  result:   {r.kind} of shape {r.shape}",
-    ]
-    return lines
+from .views import step_html, step_lines
 
 
 @dataclass(frozen=True)
@@ -63,25 +32,21 @@ class Explanation:
     def _repr_pretty_(self, p, cycle) -> None:
         p.text(str(self))
 
+    def latex(self) -> str:
+        """The whole derivation as a LaTeX ``align`` block: each step's target and the entry
+        formula of its result."""
+        rows = [rf"&\text{{step {k}: }} {s.result.latex()}" for k, s in enumerate(self.steps, 1)]
+        return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
+
     def _repr_latex_(self) -> str:
         rows = [rf"&\text{{{k}: }} {s.result.latex()}" for k, s in enumerate(self.steps, 1)]
         return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 
     def _repr_html_(self) -> str:
-        parts = [f"<b>{html_escape(f'dC/d{self.param}')}</b> for "
+        parts = [f"<div><b>{html_escape(f'dC/d{self.param}')}</b> for "
                  f"<code>{html_escape(self.network)}</code><ol>"]
-        for step in self.steps:
-            r = step.result
-            parts.append(
-                f"<li><b>{html_escape(step.target)}</b> = "
-                + " &middot; ".join(html_escape(f"d{p.of}/d{p.wrt}") + f" <i>({p.kind})</i>"
-                                    for p in step.parts)
-                + f"<br>einsum <code>{html_escape(r.spec)}</code>; "
-                f"index <code>{html_escape(r.index_notation())}</code>; "
-                f"matrix <code>{html_escape(r.matrix_notation() or '-')}</code><br>"
-                f"result: {html_escape(r.kind)} {r.shape}: {html_array(r.contracted().dense())}"
-                "</li>")
-        return "".join(parts) + "</ol>"
+        parts += [f"<li>{step_html(step)}</li>" for step in self.steps]
+        return "".join(parts) + "</ol></div>"
 
 
 def explain(net: Network, x, y, param):

@@ -14,6 +14,7 @@ import numpy as np
 from .core.derivative import Derivative
 from .core.validate import _trusted, as_float_array
 from .errors import InvalidInputError, ShapeMismatchError, TensorcalcError
+from .views import check_html
 
 #: (rtol, atol) used when comparing with finite differences, by dtype. atol is scaled by the
 #: largest numeric entry (at least 1).
@@ -92,6 +93,9 @@ class CheckReport:
 
     def __bool__(self) -> bool:
         return self.ok
+
+    def _repr_html_(self) -> str:
+        return check_html(self)
 
     def __str__(self) -> str:
         verdict = "OK" if self.ok else "MISMATCH"

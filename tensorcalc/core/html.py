@@ -37,6 +37,12 @@ def html_escape(text: str) -> str:
     return html.escape(text)
 
 
+def html_math(latex: str) -> str:
+    """Display math for a notebook or a page that loads MathJax (``$$ ... $$``, which Jupyter
+    typesets in HTML output; the source reads as it is where nothing typesets it)."""
+    return f'<div class="tc-math">$${html_escape(latex)}$$</div>'
+
+
 def derivative_html(d) -> str:
     """A derivative for a notebook: kind and shapes, its entry formula, and its values when
     small (nested matrices in canonical layout) or its size when not."""
@@ -46,4 +52,12 @@ def derivative_html(d) -> str:
         body = html_array(d.dense())
     else:
         body = f"<i>{d.nbytes_dense:,} bytes when dense; not shown (call .dense() or tc.plot)</i>"
-    return f"<div><b>{head}</b><br><code>{html_escape(d.index_notation())}</code><br>{body}</div>"
+    return (f"<div><b>{head}</b>{html_math(d.latex())}"
+            f"<code>{html_escape(d.index_notation())}</code><br>{body}</div>")
+
+
+def html_table(head: list[str], rows: list[list[str]]) -> str:
+    cells = "".join(f"<th>{html_escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html_escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{cells}</tr>{body}</table>"

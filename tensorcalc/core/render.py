@@ -33,6 +33,14 @@ def percent(share: float) -> str:
     return f"{share:.7%}"
 
 
+def text_table(head: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with aligned columns."""
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] +
+                     [fmt.format(*map(str, r)) for r in rows])
+
+
 def _fresh(taken: set[str]) -> str:
     for c in _LETTERS:
         if c not in taken:

@@ -19,6 +19,7 @@ from .conventions import Convention
 from .forward import Forward, run
 from .nodes import Node, build, local_keys, mark_inputs
 from .student import read_params, student_of
+from .summary import network_html, network_text
 from .template import dense_stack, describe_template, stack_of_params
 
 
@@ -277,6 +278,16 @@ class Network:
         """The loss C (the mean over samples for a batch, unless the loss sums), with weight
         decay."""
         return self.loss_at(self.forward(x), y)
+
+    def summary(self) -> str:
+        """The layers as a table: output shapes, parameters and their counts."""
+        return network_text(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.summary())
+
+    def _repr_html_(self) -> str:
+        return network_html(self)
 
     def __repr__(self) -> str:
         template = describe_template(self)

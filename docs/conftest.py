@@ -1,7 +1,0 @@
-"""The walkthroughs import the project's student-style fixtures (tests/students/)."""
-
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests"))
