@@ -14,6 +14,7 @@ from .errors import (
     TensorcalcError,
     UnknownNameError,
 )
+from .handout import handout
 from .jacobian import jacobian
 from .layers import (
     ACTIVATIONS,
@@ -125,6 +126,7 @@ __all__ = [
     "check_derivative",
     "check_gradients",
     "gauss_newton",
+    "handout",
     "ggn_vp",
     "hessian",
     "hessian_parts",

@@ -13,6 +13,7 @@ from . import __version__
 from .backprop import METHODS
 from .compare import compare
 from .errors import TensorcalcError
+from .handout import handout
 from .layers import ACTIVATIONS, LOSSES, Loss, grammar
 from .network import OUTPUTS, Network
 from .network.template import dense_stack
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--plot", metavar="PNG", help="also write heatmaps of every step to PNG "
                                                   "(needs matplotlib: the plot extra; default: "
                                                   "no plot)")
+    ex.add_argument("--html", metavar="FILE", help="also write the derivation as one "
+                                                   "self-contained HTML page, formulas typeset "
+                                                   "and heatmaps embedded (default: none)")
     _network_options(ex)
     return parser
 
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report.ok else 1
         explanation = explain(net, x, y, args.param)
         print(explanation)
-        return _write_plot(explanation, args.plot) if args.plot else 0
+        status = _write_plot(explanation, args.plot) if args.plot else 0
+        return status or (_write_html(explanation, net, args.html) if args.html else 0)
     except TensorcalcError as err:
         print(f"tensorcalc: error: {err}", file=sys.stderr)
         return 2
@@ -185,8 +190,24 @@ def _write_plot(explanation, path: str) -> int:
     try:
         from .plot import plot_chain
 
-        plot_chain(explanation).savefig(path, dpi=110)
-    except (OSError, ImportError, ValueError) as err:
+        figure = plot_chain(explanation)
+    except (ImportError, ValueError) as err:
+        print(f"tensorcalc: error: could not draw the chain: {err}", file=sys.stderr)
+        return 2
+    try:
+        figure.savefig(path, dpi=110)
+    except (OSError, ValueError) as err:
+        print(f"tensorcalc: error: could not write {path!r}: {err}", file=sys.stderr)
+        return 2
+    print(f"\nwrote {path}")
+    return 0
+
+
+def _write_html(explanation, net, path: str) -> int:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(handout(explanation, net))
+    except OSError as err:
         print(f"tensorcalc: error: could not write {path!r}: {err}", file=sys.stderr)
         return 2
     print(f"\nwrote {path}")

@@ -1,6 +1,9 @@
 """What a student sees in a terminal and a notebook: tables for gradients and networks, typeset
 formulas in the HTML displays, the derivation as LaTeX, and named errors."""
 
+import html
+import importlib
+
 import numpy as np
 import pytest
 
@@ -76,3 +79,37 @@ def test_explain_step_parts_use_the_einsum_letters():
     step3 = text.split("step 3:")[1]
     assert "a^0[k]" in step3 and "einsum:   j,k->jk" in step3
     assert "sigma'(z^1)[j]" in text.split("step 2:")[1].split("step 3:")[0]
+
+
+def test_the_handout_has_every_step_formula_and_image(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tensorcalc.cli import main
+
+    path = tmp_path / "derivation.html"
+    assert main(["explain", "--layers", "dense 4, tanh, dense 2, softmax", "--loss",
+                 "cross_entropy", "--html", str(path)]) == 0
+    page = path.read_text()
+    net = tc.Network.stack("dense 4, tanh, dense 2, softmax", input_shape=(3,),
+                           loss="cross_entropy")
+    explanation = tc.explain(net, np.ones(3), 0, "W1")
+    assert page.count('class="step"') == len(explanation.steps)
+    assert page.count("data:image/png;base64,") == len(explanation.steps)
+    for step in explanation.steps:
+        assert html.escape(step.result.spec) in page
+    assert page.count("$$") == 2 * len(explanation.steps)  # typeset, source kept offline
+    assert "<script async src='https://cdn.jsdelivr.net/npm/mathjax@3" in page
+
+
+def test_a_drawing_failure_is_not_called_a_write_failure(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from tensorcalc.cli import main
+
+    plot_module = importlib.import_module("tensorcalc.plot")
+
+    def broken(*args, **kwargs):
+        raise ValueError("no room for the colour bar")
+
+    monkeypatch.setattr(plot_module, "plot_chain", broken)
+    assert main(["explain", "--plot", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "could not draw the chain: no room" in err and "could not write" not in err
