@@ -165,9 +165,9 @@ def test_plot_jacobian_3_tensor_and_batch(tmp_path):
     pytest.importorskip("matplotlib")
     D = tc.linear.derivative(np.arange(12.0).reshape(4, 3), np.array([1.0, -2.0, 3.0]), wrt="W")
     fig = tc.plot(D)
-    slices = [ax for ax in fig.axes if ax.get_title().startswith("[i=")]
+    slices = [ax for ax in fig.axes if ax.get_title().startswith("z index i = ")]
     assert len(slices) == 4
-    assert slices[0].get_xlabel() == "index [j]" and slices[0].get_ylabel() == "index [i]"
+    assert slices[0].get_xlabel() == "W index k" and slices[0].get_ylabel() == "W index j"
     assert "grey = structural zero" in fig._suptitle.get_text()
     shown = slices[1].images[0].get_array()
     assert shown.mask.sum() == 9 and not shown.mask[1].any()  # only row k=1 is computed
@@ -177,7 +177,7 @@ def test_plot_jacobian_3_tensor_and_batch(tmp_path):
 
     J = tc.softmax.derivative(Z)
     ax = tc.plot(J).axes[0]
-    assert ax.get_ylabel() == "p index [i]" and ax.get_xlabel() == "z index [j]"
+    assert ax.get_ylabel() == "p index i" and ax.get_xlabel() == "z index j"
     assert ax.images[0].get_array().shape == (3, 3)
 
     batched = tc.linear.derivative(W, np.ones((2, 3)), wrt="a")
