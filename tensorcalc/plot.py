@@ -11,7 +11,7 @@ panel of a figure. Tensors too big to draw are drawn compact and say so (see
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -50,9 +50,9 @@ def _draw(fig, ax, p: Panel, vmax: float, title: str = "", fontsize: int = 8):
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     if p.values.shape[0] == 1:
         ax.set_yticks([])
-    for k in range(p.row_block, p.values.shape[0], p.row_block or p.values.shape[0] + 1):
+    for k in range(p.row_block, p.values.shape[0], p.row_block) if p.row_block else ():
         ax.axhline(k - 0.5, color="black", linewidth=0.8)
-    for k in range(p.col_block, p.values.shape[1], p.col_block or p.values.shape[1] + 1):
+    for k in range(p.col_block, p.values.shape[1], p.col_block) if p.col_block else ():
         ax.axvline(k - 0.5, color="black", linewidth=0.8)
     ax.set_xlabel(p.xlabel, fontsize=fontsize)
     ax.set_ylabel(p.ylabel, fontsize=fontsize)
@@ -67,13 +67,16 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
     A Jacobian is one matrix, a gradient is drawn in its parameter's shape, a 3-tensor is a
     grid of slices along its first axis (at most 6 to a row), higher ranks (batched tensors)
     are flattened to (output, input) with the blocks of the leading axes outlined. Structural
-    zeros are grey; every axis names its tensor and index.
+    zeros are grey; every axis names its tensor and index. The mapping of every Hessian block
+    (``tc.hessian(net, x, y)``) is drawn as one matrix with the parameter blocks outlined.
 
     >>> import numpy as np, tensorcalc as tc
     >>> fig = tc.plot(tc.linear.derivative(np.ones((4, 3)), np.arange(3.0), wrt="W"))
     >>> len(fig.axes)  # four slices, each with its colour bar
     8
     """
+    if isinstance(d, Mapping) and d and all(isinstance(k, tuple) for k in d):
+        return _hessian(d, figsize)
     if not isinstance(d, Derivative):
         raise TensorcalcError(f"tc.plot draws a Derivative, not a {type(d).__name__}; for "
                               f"backprop results plot one gradient, e.g. tc.plot(g['W1']).")
@@ -85,6 +88,28 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
     fig = Figure(figsize=figsize or (5.5, 4.2), layout="constrained")
     p = panel(d, letters)
     _draw(fig, fig.subplots(), p, p.vmax, title, 9)
+    return fig
+
+
+def _hessian(blocks: Mapping, figsize):
+    """Every block of a whole-network Hessian as one symmetric matrix, parameters in order,
+    the block boundaries drawn and named."""
+    Figure = _matplotlib()
+    names = list(dict.fromkeys(p for p, _ in blocks))
+    sizes = [math.prod(blocks[p, p].out_shape) for p in names]
+    matrix = np.block([[blocks[p, q].dense().reshape(sizes[i], sizes[j])
+                        for j, q in enumerate(names)] for i, p in enumerate(names)])
+    edges = np.cumsum([0] + sizes)
+    fig = Figure(figsize=figsize or (6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    p = Panel(matrix, np.ones(matrix.shape, bool), "parameter entries", "parameter entries")
+    _draw(fig, ax, p, p.vmax, f"d2C/dp dq: the whole Hessian, {matrix.shape[0]} parameters")
+    for e in edges[1:-1]:
+        ax.axhline(e - 0.5, color="black", linewidth=0.8)
+        ax.axvline(e - 0.5, color="black", linewidth=0.8)
+    centres = (edges[:-1] + edges[1:] - 1) / 2
+    ax.set_xticks(centres, names, fontsize=7)
+    ax.set_yticks(centres, names, fontsize=7)
     return fig
 
 

@@ -137,3 +137,15 @@ def test_readme_figures_regenerate_to_the_same_bytes(tmp_path):
         # the committed ones are current: the same picture (pixels, up to font rendering)
         new, committed = imread(tmp_path / "a" / png), imread(ROOT / "docs" / "img" / png)
         assert new.shape == committed.shape and np.abs(new - committed).mean() < 0.02
+
+
+def test_a_whole_network_hessian_is_drawn_with_its_blocks(tmp_path):
+    net = tc.Network.random([3, 4, 2], hidden="tanh", output="softmax", loss="cross_entropy",
+                            seed=0)
+    H = tc.hessian(net, np.ones((2, 3)), np.array([0, 1]))
+    fig = tc.plot(H)
+    (ax,) = _panels(fig)
+    assert ax.images[0].get_array().shape == (26, 26)
+    assert len(ax.lines) == 2 * 3  # boundaries between the four parameters, both ways
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["W1", "b1", "W2", "b2"]
+    fig.savefig(tmp_path / "h.png", dpi=40)
