@@ -115,3 +115,75 @@ def test_missing_keys_and_wrong_shapes_are_named(case):
     mine["dh"] = mine["dh"].T.reshape(1, 12, 16)
     report = tc.testing.intermediates_check(mine, net, Xb, Yb, {5: "dh"})
     assert report.ok and "compared as layer 5's (12, 16)" in report.notes[0]
+
+
+def _torch_stack(name, net, x, y):
+    """The stack's layer outputs in torch (float64) with their retained gradients."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    t = torch.tensor(x)
+    if name == "dense":
+        z1 = t @ p["W1"].T + p["b1"]
+        a1 = torch.tanh(z1)
+        z2 = a1 @ p["W2"].T + p["b2"]
+        probs = torch.softmax(z2, 1)
+        outs = [z1, a1, z2, probs]
+        loss = -torch.log(probs[torch.arange(len(y)), torch.tensor(y)]).mean()
+    else:
+        c = F.conv2d(t, p["K1"], p["b1"], padding=1)
+        a = torch.tanh(c)
+        m = F.max_pool2d(a, 2)
+        f = m.reshape(len(x), -1)
+        z = f @ p["W2"].T + p["b2"]
+        outs = [c, a, m, f, z]
+        loss = F.cross_entropy(z, torch.tensor(y))
+    for v in outs:
+        v.retain_grad()
+    loss.backward()
+    return [v.grad.numpy() for v in outs]
+
+
+@pytest.mark.parametrize("name", ["dense", "conv"])
+def test_every_method_matches_torch_on_the_template_and_a_conv_stack(name):
+    net, x, y = STACKS[name]()
+    reference = _torch_stack(name, net, x, y)
+    for method, tol in (("full", 1e-10), ("dense", 1e-10), ("shortcut", 1e-10),
+                        ("numeric", 1e-6)):
+        ours = tc.backprop(net, x, y, method, intermediates=True).intermediates
+        assert len(ours) == len(reference) == len(net.layers)
+        for layer, want in enumerate(reference, 1):
+            assert ours[layer].shape == want.shape == net.forward(x).records[layer - 1].ctx.y.shape
+            np.testing.assert_allclose(ours[layer].dense(), want, rtol=tol, atol=tol,
+                                       err_msg=f"{method}, layer {layer}")
+
+
+def test_torch_arrays_pass_and_a_planted_error_names_the_earliest_wrong_one():
+    net, x, y = STACKS["conv"]()
+    grads = _torch_stack("conv", net, x, y)
+    keys = ["dconv", "dact", "dpool", "dflat", "dlogits"]
+    student = dict(zip(keys, grads))
+    at = {l: k for l, k in enumerate(keys, 1)}
+    assert tcs.assert_intermediates_match(student, net, x, y, at=at).ok
+    student["dpool"] = 2 * student["dpool"]  # wrong here, and so everything below it
+    student["dact"] = 2 * student["dact"]
+    with pytest.raises(AssertionError) as err:
+        tcs.assert_intermediates_match(student, net, x, y, at=at)
+    assert ("dpool is where it goes wrong walking back from the loss; dlogits, dflat match"
+            in str(err.value))
+    report = tc.testing.intermediates_check(student, net, x, y, {3: "dpool", 4: "dflat"})
+    assert report.diagnosis[0].endswith("; dflat matches") and report.wrong == ["dpool"]
+
+
+def test_a_wrong_shape_counts_where_it_is_met_and_only_outer_singletons_are_forgiven(case):
+    params, Xb, Yb, cache, net = case
+    mine = dict(mb.manual_backward_biased_bn(params, Xb, Yb, cache))  # dhprebn is wrong
+    mine["dhpreact"] = mine["dhpreact"].T
+    report = tc.testing.intermediates_check(mine, net, Xb, Yb, {4: "dhpreact", 3: "dhprebn"})
+    assert report.diagnosis[0] == "dhpreact is where it goes wrong walking back from the loss"
+    assert "dhpreact has shape (16, 12)" in report.problems[0]
+    mine = dict(mb.manual_backward(params, Xb, Yb, cache))
+    mine["dh"] = mine["dh"].reshape(12, 1, 16)  # an inner singleton is another shape
+    assert not tc.testing.intermediates_check(mine, net, Xb, Yb, {5: "dh"}).ok
+    mine["dh"] = mine["dh"].reshape(12, 16, 1)
+    assert tc.testing.intermediates_check(mine, net, Xb, Yb, {5: "dh"}).ok

@@ -193,3 +193,80 @@ def test_against_torch_func_hessian():
         for j, q in enumerate(names):
             np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
                                        atol=1e-12, err_msg=f"{p}, {q}")
+
+
+CNN_CASES = {
+    "conv, max pool, conv": lambda rng: (tc.Network.stack(
+        [tc.Conv2d(2, 3, padding=1), "tanh", tc.MaxPool2d(2), tc.Conv2d(3, 2), "softplus",
+         tc.Flatten(), tc.Dense(3), "softmax"], input_shape=(1, 6, 6), loss="cross_entropy",
+        seed=1), rng.normal(size=(2, 1, 6, 6)), np.array([0, 2])),
+    "embedding, dropout": lambda rng: (tc.Network.stack(
+        [tc.Embedding(7, 2), tc.Flatten(), tc.Dense(4), "tanh", tc.Dropout(0.3), tc.Dense(3)],
+        input_shape=(3,), loss="nll", seed=2), rng.integers(7, size=(4, 3)),
+        rng.integers(3, size=4)),
+    "conv1d, avg pool, in_out, decay": lambda rng: (tc.Network.stack(
+        [tc.Conv1d(2, 3), "sigmoid", tc.AvgPool1d(2), tc.Flatten(),
+         tc.Dense(2, weights="in_out"), "sigmoid"], input_shape=(1, 8), loss="squared_error",
+        seed=3, weight_decay=0.05), rng.normal(size=(3, 1, 8)), rng.uniform(size=(3, 2))),
+}
+
+
+@pytest.mark.parametrize("name", CNN_CASES)
+def test_convolutions_pooling_and_embeddings(name):
+    rng = np.random.default_rng(7)
+    net, x, y = CNN_CASES[name](rng)
+    H, N = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
+    scale = max(1.0, max(float(np.abs(b.dense()).max()) for b in H.values()))
+    _blocks_close(H, N, rtol=1e-5, atol=1e-7 * scale)
+    v = {k: rng.normal(size=p.shape) for k, p in net.params.items()}
+    hv, gv, G = tc.hvp(net, x, y, v), tc.ggn_vp(net, x, y, v), tc.gauss_newton(net, x, y)
+    for p in net.params:
+        want = sum(np.tensordot(H[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
+        np.testing.assert_allclose(hv[p], want, rtol=1e-10, atol=1e-12)
+        want = sum(np.tensordot(G[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
+        np.testing.assert_allclose(gv[p], want, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_drawn_stacks_against_central_differences(data):
+    from tensorcalc import strategies as tcs
+
+    net, x, y = data.draw(tcs.stacks(max_depth=3, max_width=4, max_batch=3,
+                                     kinds=("dense", "in_out", "dropout", "embedding")))
+    full, numeric = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
+    scale = max(1.0, max(float(np.abs(b.dense()).max()) for b in full.values()))
+    _blocks_close(full, numeric, rtol=1e-4, atol=1e-6 * scale)
+
+
+def _torch_nll(torch, names, x, y, f):
+    """The NLL of a dense stack with activation ``f`` as a function of its parameters."""
+    depth = len(names) // 2
+
+    def loss(*ps):
+        p, a = dict(zip(names, ps)), torch.tensor(x)
+        for layer in range(1, depth):
+            a = f(a @ p[f"W{layer}"].T + p[f"b{layer}"])
+        z = a @ p[f"W{depth}"].T + p[f"b{depth}"]
+        return -torch.log_softmax(z, -1)[torch.arange(len(y)), torch.tensor(y)].mean()
+
+    return loss
+
+
+def test_dense_networks_against_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    acts = {"tanh": torch.tanh, "sigmoid": torch.sigmoid,
+            "softplus": torch.nn.functional.softplus}
+    for hidden, sizes in (("tanh", [4, 5, 3]), ("sigmoid", [3, 4, 4, 2]), ("softplus", [2, 3, 2])):
+        net = tc.Network.random(sizes, hidden=hidden, output="identity", loss="nll", seed=1)
+        x, y = rng.normal(size=(5, sizes[0])), rng.integers(sizes[-1], size=5)
+        names = list(net.params)
+        loss = _torch_nll(torch, names, x, y, acts[hidden])
+        ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
+            *(torch.tensor(net.params[k]) for k in names))
+        H = tc.hessian(net, x, y)
+        for i, p in enumerate(names):
+            for j, q in enumerate(names):
+                np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
+                                           atol=1e-12, err_msg=f"{hidden} {p}, {q}")

@@ -1,7 +1,8 @@
-"""A Hessian block of a dense network as a sum of structured parts.
+"""A Hessian block of a stack of layers as a sum of structured parts.
 
-For ``z^l = W^l a^(l-1) + b^l``, ``a^l = f(z^l)`` and ``C = loss(f_out(z^L))``, the block by
-parameters ``p`` and ``q`` is
+For a stack of bilinear layers ``z^l = B(W^l, a^(l-1)) + b^l`` (dense, convolution), activations
+``a^l = f(z^l)``, linear layers (flatten, pooling, dropout) and ``C = loss(f_out(z^L))``, the
+block by parameters ``p`` and ``q`` is
 
     d2C/dp dq = J_p^T H J_q                                   (Gauss-Newton)
               + sum_l J^l_p^T diag(dC/da^l (.) f''(z^l)) J^l_q      (curvature of layer l)
@@ -12,10 +13,11 @@ parameters ``p`` and ``q`` is
 
 with ``J_p = dz^L/dp``, ``J^l_p = dz^l/dp``, ``H = (da/dz)^T d2C/da da (da/dz)`` at the
 logits (a fused pair's closed form, ``diag(p) - p p^T``) and ``delta^l = dC/dz^l``:
-the second derivative of each layer's bilinear map ``W a`` gives the bilinear sum. The
-Gauss-Newton part is positive semi-definite for a convex loss; the curvature parts are what
-make a Hessian indefinite. Every part is a chain of the structured Jacobians of the first
-order, never contracted here.
+the second derivative of each layer's bilinear map gives the bilinear sum (for a dense layer a
+structured ``delta (x) da/dq``; for a convolution its backward applied to each column of
+``da/dq``). The Gauss-Newton part is positive semi-definite for a convex loss; the curvature
+parts are what make a Hessian indefinite. Every other part is a chain of the structured
+Jacobians of the first order, never contracted here.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..core.term import Factor
 from ..core.validate import trusted
 from ..intermediates import boundary_arrays as output_gradients
 from ..jacobian import jacobian_at
+from ..layers import Dense
 from .loss import loss_curvature
 from .maps import transpose
 from .template import Template
@@ -35,7 +38,7 @@ from .template import Template
 
 def _diag(values: np.ndarray, symbol: str, of: str) -> Derivative:
     """The diagonal map ``v -> values (.) v`` on arrays of ``values``' shape."""
-    labels = ("n" if values.ndim == 2 else "") + "i"
+    labels = "nihwuv"[:values.ndim] if values.ndim > 1 else "i"
     return Derivative((Factor(values, labels, symbol),), labels, labels,
                       dict(zip(labels, values.shape)), of, of, _checked=True)
 
@@ -68,12 +71,12 @@ class Parts:
         d.check_dense_size()
         return Derivative._wrap(d.dense(), d.out_shape, d.in_shape, d.of, d.wrt)
 
-    def reaches(self, unit, name: str) -> bool:
-        """Whether parameter ``name`` acts at or before ``unit``."""
-        return self.owner[name].dense <= unit.dense
+    def reaches(self, k: int, name: str) -> bool:
+        """Whether parameter ``name`` acts at or before layer ``k`` (0-based)."""
+        return self.owner[name].index <= k
 
     def gauss_newton(self, p: str, q: str) -> Derivative:
-        top = self.tpl.last.dense + 1
+        top = self.tpl.top + 1
         if p not in self._left:  # J_p^T H, shared by every block of row p
             self._left[p] = chain(transpose(self.jac(top, p)), self.curvatures[0])
         return chain(self._left[p], self.jac(top, q))
@@ -91,45 +94,69 @@ class Parts:
         C = self.curvatures[1]
         if C is None:
             return None
-        top = self.tpl.last.dense + 1
+        top = self.tpl.top + 1
         return chain(transpose(self.jac(top, p)), C, self.jac(top, q))
 
-    def curvature(self, unit, p: str, q: str) -> Derivative | None:
-        if unit.activation is None or not (self.reaches(unit, p) and self.reaches(unit, q)):
+    def curvature(self, k: int, p: str, q: str) -> Derivative | None:
+        """Activation ``k``'s own curvature, through the Jacobians of its input."""
+        if not (self.reaches(k - 1, p) and self.reaches(k - 1, q)):
             return None
-        rec = self.fw.records[unit.activation]
-        s = rec.node.layer.primitive.second_hadamard(self.grads[unit.activation], rec.ctx.x)
+        rec = self.fw.records[k]
+        s = rec.node.layer.primitive.second_hadamard(self.grads[k], rec.ctx.x)
         if not np.any(s):
             return None
         sym = rec.ctx.sym["in"]
-        key = (unit.activation, p)
-        if key not in self._left:
+        if (k, p) not in self._left:
             D = self.local(_diag(s, f"dC/d{rec.ctx.sym['out']} (.) f''({sym})", sym))
-            self._left[key] = chain(transpose(self.jac(unit.dense + 1, p)), D)
-        return chain(self._left[key], self.jac(unit.dense + 1, q))
+            self._left[k, p] = chain(transpose(self.jac(k, p)), D)
+        return chain(self._left[k, p], self.jac(k, q))
 
     def bilinear(self, unit, p: str, q: str) -> Derivative | None:
-        """d2(W a)/dW da for ``p`` this unit's weight and ``q`` a parameter acting before it."""
-        W = unit.names.get("W")
-        if p != W or unit.dense == 0 or not self.owner[q].dense < unit.dense:
+        """d2(B(theta, x))/dtheta dx of a bilinear layer, for ``p`` its weight and ``q`` a
+        parameter acting before it: the weight's gradient is linear in the layer's input."""
+        weight = unit.names.get("W", unit.names.get("K"))
+        if (not unit.bilinear or p != weight or unit.index == 0
+                or not self.owner[q].index < unit.index):
             return None
-        rec = self.fw.records[unit.dense]
-        delta = self.grads[unit.dense]
+        rec = self.fw.records[unit.index]
+        if isinstance(rec.node.layer, Dense):
+            E = self.local(self._dense_mixed(rec, self.grads[unit.index]))
+            return chain(E, self.jac(unit.index, q))
+        return self._columns(rec, unit, p, q)
+
+    def _dense_mixed(self, rec, delta: np.ndarray) -> Derivative:
+        """d(dC/dW)/da at fixed delta: ``delta_ni delta_jk`` (transposed for (in, out))."""
         n = "n" if self.batched else ""
         i_j = "ji" if rec.node.layer.weights == "in_out" else "ij"
         sizes = {"i": delta.shape[-1], "j": rec.ctx.x.shape[-1]} | (
             {"n": delta.shape[0]} if self.batched else {})
-        E = Derivative((Factor(delta, n + "i", f"delta({rec.ctx.sym['out']})"),), i_j, n + "j",
-                       sizes, f"dC/d{rec.ctx.sym['W']}", rec.ctx.sym["in"], _checked=True)
-        before = unit.dense  # the output of the layer before this dense one (1-based)
-        return chain(self.local(E), self.jac(before, q))
+        return Derivative((Factor(delta, n + "i", f"delta({rec.ctx.sym['out']})"),), i_j,
+                          n + "j", sizes, f"dC/d{rec.ctx.sym['W']}", rec.ctx.sym["in"],
+                          _checked=True)
+
+    def _columns(self, rec, unit, p: str, q: str) -> Derivative:
+        """The same term for a convolution, column by column: the kernel's gradient with the
+        layer's input replaced by d(input)/dq_j (the shortcut backward is linear in it)."""
+        J = self.jac(unit.index, q).dense()  # d(input of the layer)/dq
+        q_shape = self.net.params[q].shape
+        columns = J.reshape(rec.ctx.x.shape + (-1,))
+        delta = self.grads[unit.index]
+        symbol = {"W": "W", "K": "K"}[next(s for s, n in unit.names.items() if n == p)]
+        out = np.stack([rec.node.layer.backward(delta, rec.ctx._replace(
+            x=columns[..., j]), want_input=False)[1][symbol] for j in range(columns.shape[-1])],
+            axis=-1)
+        value = out.reshape(self.net.params[p].shape + q_shape)
+        return Derivative._wrap(value, self.net.params[p].shape, q_shape,
+                                f"dC/d{self.net.symbol(p)}", self.net.symbol(q))
 
     def decay(self, p: str, q: str) -> Derivative | None:
         c = self.net.weight_decay
-        if not c or p != q or p not in {u.names.get("W") for u in self.tpl.units}:
+        decayed = {u.names[s] for u in self.tpl.units
+                   for s in self.net.layers[u.index].decay}
+        if not c or p != q or p not in decayed:
             return None
         shape = self.net.params[p].shape
-        labels = "ij"[:len(shape)]
+        labels = "ijkl"[:len(shape)]
         return Derivative((Factor(np.asarray(2.0 * c), "", f"2 {c:g}"),), labels, labels,
                           dict(zip(labels, shape)), "dC/d" + self.net.symbol(p),
                           self.net.symbol(p), _checked=True)
@@ -138,20 +165,20 @@ class Parts:
         """The named parts of block (p, q), in the order of the module docstring."""
         with trusted():
             parts = {"Gauss-Newton": self.gauss_newton(p, q)}
-            for unit in self.tpl.units:
-                term = self.curvature(unit, p, q)
+            for k in self.tpl.activations:
+                term = self.curvature(k, p, q)
                 if term is not None:
-                    parts[f"curvature of layer {unit.activation + 1}"] = term
+                    parts[f"curvature of layer {k + 1}"] = term
             term = self.output_curvature(p, q)
             if term is not None:
                 parts[f"curvature of layer {len(self.net.layers)}"] = term
             for unit in self.tpl.units:
                 term = self.bilinear(unit, p, q)
                 if term is not None:
-                    parts[f"bilinear of layer {unit.dense + 1}"] = term
+                    parts[f"bilinear of layer {unit.index + 1}"] = term
                 term = self.bilinear(unit, q, p)
                 if term is not None:
-                    parts[f"bilinear of layer {unit.dense + 1}"] = transpose(term)
+                    parts[f"bilinear of layer {unit.index + 1}"] = transpose(term)
             term = self.decay(p, q)
             if term is not None:
                 parts["weight decay"] = term

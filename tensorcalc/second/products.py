@@ -1,12 +1,14 @@
 """Hessian-vector and Gauss-Newton-vector products, exact, without building any block.
 
 Forward over reverse: the forward pass carries the tangent ``R(out)`` of every layer's output in
-the direction ``v`` (``R(z) = W R(a) + V_W a + v_b``, ``R(a) = f'(z) (.) R(z)``); the loss
-curvature turns the logits' tangent into the tangent of ``delta^L``; the backward pass carries
-``R(dC/d out)`` down (``R(delta) = f'(z) (.) R(g) + g (.) f''(z) (.) R(z)``, ``R(g_a) =
-W^T R(delta) + V_W^T delta``) and reads ``R(dC/dW) = sum_n R(delta) a^T + delta R(a)^T``. The
-Gauss-Newton product keeps only the terms of ``J^T H J v``: the same forward tangent, then a
-plain backward pass of ``H J v``.
+the direction ``v`` (a bilinear layer ``B(W, a)``: ``B(W, R(a)) + B(V_W, a) + v_b``; an
+activation ``f'(z) (.) R(z)``; a linear layer its Jacobian applied); the loss curvature turns the
+logits' tangent into the tangent of their gradient; the backward pass carries ``R(dC/d out)``
+down with each layer's own shortcut backward, plus the layer's second-order terms (an
+activation's ``g (.) f''(z) (.) R(z)``; a bilinear layer's backward with ``R(a)`` in place of
+``a`` for its weight and with ``V_W`` in place of ``W`` for its input, both exact because the
+backward is linear in each). The Gauss-Newton product keeps only ``J^T H J v``: the same
+forward tangent, then a plain backward pass of ``H J v``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..errors import ShapeMismatchError, TensorcalcError
 from ..intermediates import boundary_arrays as output_gradients
-from ..layers import Activation, Dense
 from .loss import loss_curvature
 from .template import template
 
@@ -74,53 +75,67 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     d = _directions(net, v)
     fw = net.forward(x)
     t = net.loss_fn.targets(fw.output, y)
-    records = fw.records
-    grads = output_gradients(net, fw, t)
-    top = tpl.last.dense
+    records, grads = fw.records, output_gradients(net, fw, t)
+    roles = {u.index: ("bilinear" if u.bilinear else "embedding") for u in tpl.units}
+    roles |= dict.fromkeys(tpl.activations, "elementwise")
     tangent: dict[int, np.ndarray] = {}
-    r = np.zeros_like(fw.x, dtype=net.dtype)
-    for k, rec in enumerate(records[: top + 1]):
-        layer, ctx = rec.node.layer, rec.ctx
-        if isinstance(layer, Dense):
-            W, names = ctx.p["W"], rec.node.names
-            in_out = layer.weights == "in_out"
-            r = (r @ W if in_out else r @ W.T) + (ctx.x @ d[names["W"]] if in_out
-                                                  else ctx.x @ d[names["W"]].T)
-            if layer.bias:
-                r = r + d[names["b"]]
-        elif isinstance(layer, Activation):
-            r = layer.primitive.hadamard(r, ctx.x)
-        tangent[k] = r
+    r = np.zeros(fw.x.shape, dtype=net.dtype)
+    for k, rec in enumerate(records[: tpl.top + 1]):
+        r = tangent[k] = _forward_tangent(rec, roles.get(k, "linear"), r, d)
     gn, own = loss_curvature(net, fw, t, tpl.output)
-    rg = _apply(gn, tangent[top])  # the tangent of delta^L
+    rg = _apply(gn, tangent[tpl.top])  # the tangent of dC/d(logits)
     if own is not None and not gauss_newton:
-        rg = rg + _apply(own, tangent[top])
+        rg = rg + _apply(own, tangent[tpl.top])
     out: dict[str, np.ndarray] = {}
-    for k in range(top, -1, -1):
-        rec = records[k]
-        layer, ctx = rec.node.layer, rec.ctx
-        r_in = tangent.get(k - 1, np.zeros_like(ctx.x))
-        if isinstance(layer, Dense):
-            names, W = rec.node.names, ctx.p["W"]
-            in_out = layer.weights == "in_out"
-            delta = grads[k]
-            out[names["W"]] = _outer(rg, ctx.x, in_out) + (
-                0.0 if gauss_newton else _outer(delta, r_in, in_out))
-            if layer.bias:
-                out[names["b"]] = _as_rows(rg).sum(axis=0)
-            VW = d[names["W"]]
-            rg = (rg @ W.T if in_out else rg @ W) + (
-                0.0 if gauss_newton else (delta @ VW.T if in_out else delta @ VW))
-        elif isinstance(layer, Activation):
-            rg = layer.primitive.hadamard(rg, ctx.x)
-            if not gauss_newton:
-                rg = rg + layer.primitive.second_hadamard(grads[k], ctx.x) * r_in
-    if net.weight_decay:
-        for unit in tpl.units:
-            name = unit.names["W"]
+    for k in range(tpl.top, -1, -1):
+        r_in = tangent.get(k - 1, np.zeros(records[k].ctx.x.shape))
+        rg = _backward_tangent(records[k], roles.get(k, "linear"), rg, grads[k], r_in, d,
+                               out, second=not gauss_newton, want_input=k > 0)
+    for unit in tpl.units if net.weight_decay else ():
+        for s in net.layers[unit.index].decay:
+            name = unit.names[s]
             out[name] = out[name] + 2.0 * net.weight_decay * d[name]
     return {k: np.asarray(out[k], dtype=net.dtype).reshape(net.params[k].shape)
             for k in net.params}
+
+
+def _forward_tangent(rec, role: str, r: np.ndarray, d: dict) -> np.ndarray:
+    """The tangent of a layer's output from its input's tangent ``r`` and the directions."""
+    layer, ctx, names = rec.node.layer, rec.ctx, rec.node.names
+    shape = rec.node.in_shape
+    if role == "bilinear":  # B(theta, r) + B(v, x), the bias's direction once
+        plain = {s: (np.zeros_like(a) if s == "b" else a) for s, a in ctx.p.items()}
+        return (layer.forward_in(r, plain, shape)[0]
+                + layer.forward_in(ctx.x, {s: d[names[s]] for s in ctx.p}, shape)[0])
+    if role == "embedding":
+        return layer.forward_in(ctx.x, {"C": d[names["C"]]}, shape)[0]
+    if role == "elementwise":
+        return layer.primitive.hadamard(r, ctx.x)
+    J = layer.local(ctx, "x")  # a linear layer: its Jacobian applied, structured
+    return chain(J, Derivative._wrap(np.array(r), r.shape, (), "x", "t")).dense()
+
+
+def _backward_tangent(rec, role: str, rg, g, r_in, d: dict, out: dict, *, second: bool,
+                      want_input: bool):
+    """The tangent of dC/d(input) from the tangent ``rg`` of dC/d(output) (``g``), filling
+    the tangents of the layer's parameter gradients into ``out``; ``second`` adds the terms
+    of the layer's own second derivative (not in the Gauss-Newton product)."""
+    layer, ctx, names = rec.node.layer, rec.ctx, rec.node.names
+    if role == "elementwise":
+        rg = layer.primitive.hadamard(rg, ctx.x)
+        return rg + layer.primitive.second_hadamard(g, ctx.x) * r_in if second else rg
+    if role == "linear":
+        return layer.backward(rg, ctx, True)[0]
+    gx, found = layer.backward(rg, ctx, want_input)
+    out.update({names[s]: a for s, a in found.items()})
+    if role == "bilinear" and second:
+        weight = "W" if "W" in ctx.p else "K"
+        if want_input:  # the weight's gradient is linear in the input; the input's in W
+            extra = layer.backward(g, ctx._replace(x=r_in), False)[1][weight]
+            out[names[weight]] = out[names[weight]] + extra
+            swapped = dict(ctx.p) | {weight: d[names[weight]]}
+            gx = gx + layer.backward(g, ctx._replace(p=swapped), True)[0]
+    return gx
 
 
 def ggn_vp(net, x, y, v: Mapping[str, object]) -> dict[str, np.ndarray]:

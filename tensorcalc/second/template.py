@@ -1,62 +1,67 @@
-"""Which networks second order covers, and their layers read as the dense template: dense
-layers, each followed by an elementwise activation (or none), and a last dense layer whose
-output activation (elementwise, or softmax) belongs with the loss."""
+"""Which stacks second order covers, and the roles their layers play.
+
+A layer is *bilinear* in its parameters and input (a dense layer, a convolution), an
+*embedding* (linear in its table, first in the stack), *elementwise* (an activation: its own
+curvature f''), or *linear* and parameter-free (flatten, pooling, dropout: no curvature of
+their own; max pooling is linear wherever it is differentiable). The last layer may be an
+output activation or softmax, whose curvature goes with the loss's.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import TensorcalcError
-from ..layers import Activation, Dense, Softmax
+from ..layers import Activation, AvgPool, Conv, Dense, Dropout, Embedding, Flatten, MaxPool, Softmax
+
+BILINEAR = (Dense, Conv)
+LINEAR = (Flatten, MaxPool, AvgPool, Dropout)
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One dense layer (its position among the network's layers, 0-based) and the
-    elementwise activation after it (None for the last, whose activation is the output's)."""
+    """A layer with parameters: its position (0-based) and its parameter names by symbol."""
 
-    dense: int
-    activation: int | None
+    index: int
     names: dict
+    bilinear: bool
 
 
 @dataclass(frozen=True)
 class Template:
     units: tuple[Unit, ...]
-    output: object  # the output layer (Activation or Softmax) or None
+    activations: tuple[int, ...]  # hidden elementwise activations (0-based positions)
+    output: object  # the output Activation or Softmax, or None
+    top: int  # the position of the logits' layer (before the output activation)
 
-    @property
-    def last(self) -> Unit:
-        return self.units[-1]
+
+def role(layer, k: int, last: bool) -> str:
+    if isinstance(layer, BILINEAR):
+        return "bilinear"
+    if isinstance(layer, Embedding) and k == 0:
+        return "embedding"
+    if isinstance(layer, Activation):
+        return "elementwise"
+    if isinstance(layer, LINEAR):
+        return "linear"
+    if isinstance(layer, Softmax) and last:
+        return "output"
+    raise TensorcalcError(
+        f"second order covers dense and convolution layers, elementwise activations, "
+        f"flatten, pooling, dropout, an embedding first and a softmax output so far; layer "
+        f"{k + 1} ({type(layer).__name__}) has no second-order entry yet.")
 
 
 def template(net) -> Template:
-    """The network as dense units, or a ``TensorcalcError`` naming the first layer that second
-    order does not cover yet."""
-    layers, units, k = list(net.layers), [], 0
-    while k < len(layers):
-        layer = layers[k]
-        if not isinstance(layer, Dense):
-            raise _unsupported(layer, k)
-        after = layers[k + 1] if k + 1 < len(layers) else None
-        last = k + 1 >= len(layers) - 1
-        names = dict(net.nodes[k].names)
-        if isinstance(after, Activation) and not last:
-            units.append(Unit(k, k + 1, names))
-            k += 2
-        elif isinstance(after, Dense):
-            units.append(Unit(k, None, names))
-            k += 1
-        elif after is None or (last and isinstance(after, (Activation, Softmax))):
-            units.append(Unit(k, None, names))
-            return Template(tuple(units), after)
-        else:
-            raise _unsupported(after, k + 1)
-    return Template(tuple(units), None)
-
-
-def _unsupported(layer, k: int) -> TensorcalcError:
-    return TensorcalcError(
-        f"second order covers stacks of dense layers with elementwise activations and a "
-        f"softmax or elementwise output so far; layer {k + 1} ({type(layer).__name__}) has no "
-        f"second-order entry yet.")
+    """The roles of ``net``'s layers, or a ``TensorcalcError`` naming the first layer that
+    second order does not cover yet."""
+    layers = list(net.layers)
+    n = len(layers)
+    roles = [role(layer, k, k == n - 1) for k, layer in enumerate(layers)]
+    output = None
+    if n > 1 and isinstance(layers[-1], (Activation, Softmax)):
+        output, roles = layers[-1], roles[:-1]
+    units = tuple(Unit(k, dict(net.nodes[k].names), r == "bilinear")
+                  for k, r in enumerate(roles) if r in ("bilinear", "embedding"))
+    acts = tuple(k for k, r in enumerate(roles) if r == "elementwise")
+    return Template(units, acts, output, len(roles) - 1)

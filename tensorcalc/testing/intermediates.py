@@ -48,39 +48,63 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
     reference = backprop(net, x, y, "full", intermediates=True).intermediates
     rtol, atol = GRADIENT_TOLERANCES[np.dtype(np.float64)]
     checks, yours, expected, problems, notes = {}, {}, {}, [], []
-    for l in sorted(at, reverse=True):  # in the order backprop meets them
+    order, misshapen = [], set()  # every key in the order backprop meets them
+    for l in sorted(at, reverse=True):
         key, want = at[l], reference[l].dense()
         got = plain_array(student[key]).astype(np.float64)
+        order.append(key)
         if got.shape != want.shape:
-            if got.size == want.size and _squeezed(got.shape) == _squeezed(want.shape):
+            if _squeezed(got.shape) == _squeezed(want.shape):
                 notes.append(f"{key}: your {got.shape} compared as layer {l}'s {want.shape}")
                 got = got.reshape(want.shape)
             else:
                 problems.append(f"{key} has shape {got.shape}; layer {l}'s output "
                                 f"({net.layers[l - 1]!r}) has shape {want.shape}.")
+                misshapen.add(key)
                 continue
         yours[key], expected[key] = got, want
         checks[key] = check_param(key, got, want, rtol, atol)
-    report = GradientCheck(checks, diagnose(yours, expected, checks), "",
+    samples = np.shape(x)[0] if np.ndim(x) > len(net.input_shape) else 1
+    report = GradientCheck(checks, diagnose(yours, expected, checks, samples), "",
                            f"tolerance {rtol:g} relative plus {atol:g} of the largest entry",
                            notes, problems)
-    wrong = [k for k in checks if not checks[k].ok]
+    wrong = [k for k in order if k in misshapen or not checks[k].ok]
     if wrong:
-        later = [k for k in checks if k != wrong[0] and list(checks).index(k) <
-                 list(checks).index(wrong[0])]
+        later = order[:order.index(wrong[0])]  # nearer the loss, all of them right
+        verb = "matches" if len(later) == 1 else "match"
         report.diagnosis.insert(0, f"{wrong[0]} is where it goes wrong walking back from the "
-                                   f"loss" + (f"; {', '.join(later)} match" if later else ""))
+                                   f"loss" + (f"; {', '.join(later)} {verb}" if later else ""))
     return report
 
 
 def _squeezed(shape: tuple) -> tuple:
-    return tuple(n for n in shape if n != 1)
+    """The shape without its leading and trailing 1s: (1, n) and (n,) compare equal, (n, 1, m)
+    and (n, m) do not."""
+    shape = list(shape)
+    while shape and shape[0] == 1:
+        shape.pop(0)
+    while shape and shape[-1] == 1:
+        shape.pop()
+    return tuple(shape)
 
 
 def assert_intermediates_match(student: Mapping[str, object], net, x, y,
                                at: Mapping[int, str]) -> GradientCheck:
     """:func:`intermediates_check`, raising ``AssertionError`` with its report on a mismatch
-    and returning the report when every intermediate matches."""
+    and returning the report when every intermediate matches (so it can be printed).
+
+    >>> import numpy as np, tensorcalc as tc
+    >>> from tensorcalc import strategies as tcs
+    >>> net = tc.Network.stack([tc.Dense(3), "tanh", tc.Dense(2)], input_shape=(2,),
+    ...                        loss="squared_error")
+    >>> x, y = np.ones((4, 2)), np.zeros((4, 2))
+    >>> z = net.forward(x).records[2].ctx.y
+    >>> tcs.assert_intermediates_match({"dz2": 2 * z / 4}, net, x, y, at={3: "dz2"}).ok
+    True
+    >>> tcs.assert_intermediates_match({"dz2": z / 4}, net, x, y, at={3: "dz2"})
+    Traceback (most recent call last):
+    AssertionError: 1 of 1 gradients are wrong (dz2)...
+    """
     __tracebackhide__ = True
     report = intermediates_check(student, net, x, y, at)
     if not report.ok:
