@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import ShapeMismatchError
 from . import layout as _layout
 from .evaluate import contract_terms
+from .validate import as_float_array
 
 
 class LabelledArray(np.ndarray):
@@ -44,6 +45,18 @@ class Access:
     """Mixin of :class:`~tensorcalc.Derivative`: :meth:`to_layout` and indexing."""
 
     __slots__ = ()
+
+    @classmethod
+    def from_layout(cls, array: object, layout: str, out_shape, in_shape, *, of: str = "y",
+                    wrt: str = "x"):
+        """Inverse of :meth:`to_layout`: read an array given in ``layout``."""
+        arr = as_float_array(array, "array")
+        canonical = _layout.from_layout(arr, layout, tuple(out_shape), tuple(in_shape))
+        return cls.from_array(canonical, out_shape, in_shape, of=of, wrt=wrt)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.dense()
+        return arr if dtype is None else arr.astype(dtype)
 
     def to_layout(self, layout: str) -> LabelledArray:
         """The dense tensor in ``'canonical'``, ``'numerator'`` or ``'denominator'`` layout,

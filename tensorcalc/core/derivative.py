@@ -18,7 +18,6 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import ShapeMismatchError
-from . import layout as _layout
 from .access import Access
 from .algebra import meet, used_sizes, value_axes
 from .arithmetic import Arithmetic
@@ -101,14 +100,6 @@ class Derivative(Access, Arithmetic, Rendered):
         k = len(out_shape)
         return cls((Factor(readonly(array), labels, f"d{of}/d{wrt}"),), labels[:k], labels[k:],
                    dict(zip(labels, array.shape)), of, wrt, _checked=True)
-
-    @classmethod
-    def from_layout(cls, array: object, layout: str, out_shape: Sequence[int],
-                    in_shape: Sequence[int], *, of: str = "y", wrt: str = "x") -> Derivative:
-        """Inverse of :meth:`to_layout`: read an array given in ``layout``."""
-        arr = as_float_array(array, "array")
-        canonical = _layout.from_layout(arr, layout, tuple(out_shape), tuple(in_shape))
-        return cls.from_array(canonical, out_shape, in_shape, of=of, wrt=wrt)
 
     @classmethod
     def identity(cls, shape: Sequence[int], *, of: str = "x", wrt: str = "x",
@@ -289,9 +280,6 @@ class Derivative(Access, Arithmetic, Rendered):
         axes = tuple(range(len(self.shape)))
         return contract_terms(self.terms, axes, self.sizes, self.dtype).reshape(self.shape)
 
-    def __array__(self, dtype=None, copy=None):
-        arr = self.dense()
-        return arr if dtype is None else arr.astype(dtype)
 
 
 def _set(d: Derivative, terms, sizes, of, wrt, dtype) -> None:

@@ -283,11 +283,8 @@ class Network:
         """The layers as a table: output shapes, parameters and their counts."""
         return network_text(self)
 
-    def _repr_pretty_(self, p, cycle) -> None:
-        p.text(self.summary())
-
-    def _repr_html_(self) -> str:
-        return network_html(self)
+    def _repr_pretty_(self, p, cycle) -> None: p.text(self.summary())
+    _repr_html_ = network_html
 
     def __repr__(self) -> str:
         template = describe_template(self)

@@ -34,11 +34,10 @@ from ..testing import (
     assert_vjp_matches,
     gradients_match,
 )
+from .cnn import conv_layers, conv_stacks
 from .networks import (
     activations,
     class_indices,
-    conv_layers,
-    conv_stacks,
     layer_sizes,
     losses,
     networks,

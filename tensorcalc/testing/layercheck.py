@@ -128,7 +128,8 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
     report = GradientCheck({}, tolerance=tolerance, strict=strict)
     report.reproducer = _snippet(forward, backward, given, args, reference, dout, seed)
     try:
-        result = forward(*(_copy(v) for v in given.values()), *args)
+        result = forward(*(v.clone() if hasattr(v, "clone") else np.array(v, copy=True)
+                           for v in given.values()), *args)
     except Exception as err:  # the student's code: report it, never raise
         return _crashed(report, "forward", err, reference, arrays)
     if not isinstance(result, tuple) or len(result) != 2:
@@ -225,10 +226,6 @@ def _dout_like(given: Mapping, floats: list[str], d: np.ndarray):
     if hasattr(first, "new_tensor"):
         return (template if hasattr(template, "new_tensor") else first.double()).new_tensor(d)
     return np.array(d, dtype=to_numpy(template).dtype if template is not None else np.float64)
-
-
-def _copy(value):
-    return value.clone() if hasattr(value, "clone") else np.array(value, copy=True)
 
 
 def _crashed(report, where, err, reference, arrays):
