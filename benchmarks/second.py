@@ -37,7 +37,7 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
     fns = {"hvp": lambda: np.concatenate([a.ravel() for a in tc.hvp(net, x, y, v).values()]),
            "shortcut": lambda: np.concatenate([g.dense().ravel() for g in tc.backprop(
                net, x, y, "shortcut").values()])}
-    cases.append(_plain(run_case, "hvp, MLP [784, 512, 512, 10] batch 64", fns, "shortcut",
+    cases.append(_plain(run_case, "hvp, dense [784, 512, 512, 10] batch 64", fns, "shortcut",
                         cfg))
     net, x, y = _mlp([64, 128, 10], 16)
     fns = {"full": lambda: tc.hessian(net, x, y, "W2").dense(),
@@ -49,7 +49,7 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
         fns["torch.func.hessian"] = lambda: torch.func.hessian(
             lambda W2: loss(params[0], params[1], W2, params[3]))(params[2])
     baseline = "torch.func.hessian" if "torch" in ops else "full"
-    cases.append(_plain(run_case, "Hessian block W2 x W2, MLP [64, 128, 10] batch 16", fns,
+    cases.append(_plain(run_case, "Hessian block W2 x W2, dense [64, 128, 10] batch 16", fns,
                         baseline, cfg))
     net, x, y = _mlp([16, 32, 4], 16)
     fns = {"full": lambda: _flat(tc.hessian(net, x, y), net)}
@@ -64,7 +64,7 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
                               for j in range(len(sizes))] for i in range(len(sizes))])
         fns["torch.func.hessian"] = whole
     baseline = "torch.func.hessian" if "torch" in ops else "full"
-    cases.append(_plain(run_case, "whole Hessian, MLP [16, 32, 4] batch 16 (676 parameters)",
+    cases.append(_plain(run_case, "whole Hessian, dense [16, 32, 4] batch 16 (676 parameters)",
                         fns, baseline, cfg))
     return cases
 
@@ -88,12 +88,12 @@ def second_order_targets(rows: dict) -> list[dict]:
         x, y = (rows.get((case, m), {}).get("median_s") for m in (a, b))
         return x / y if x is not None and y else None
 
-    checks = [("hvp, MLP [784, 512, 512, 10] batch 64", "hvp", "shortcut", 4.0),
-              ("Hessian block W2 x W2, MLP [64, 128, 10] batch 16", "full",
+    checks = [("hvp, dense [784, 512, 512, 10] batch 64", "hvp", "shortcut", 4.0),
+              ("Hessian block W2 x W2, dense [64, 128, 10] batch 16", "full",
                "torch.func.hessian", 1.0),
-              ("whole Hessian, MLP [16, 32, 4] batch 16 (676 parameters)", "full",
+              ("whole Hessian, dense [16, 32, 4] batch 16 (676 parameters)", "full",
                "torch.func.hessian", 1.0),
-              ("Hessian block W2 x W2, MLP [64, 128, 10] batch 16", "diagonal", "gradient",
+              ("Hessian block W2 x W2, dense [64, 128, 10] batch 16", "diagonal", "gradient",
                10.0)]
     out = []
     for case, a, b, limit in checks:
