@@ -164,11 +164,12 @@ def test_a_block_above_the_dense_limit_is_refused_and_hvp_still_works():
         tc.set_dense_limit(old)
 
 
-def test_unsupported_layers_are_named():
+def test_layers_without_structured_parts_are_named_by_hessian_parts():
     net = tc.Network.stack([tc.Dense(4), tc.LayerNorm(), "tanh", tc.Dense(2)],
                            input_shape=(3,))
-    with pytest.raises(tc.TensorcalcError, match=r"layer 2 \(LayerNorm\) has no second-order"):
-        tc.hessian(net, np.ones(3), np.zeros(2), "W1")
+    with pytest.raises(tc.TensorcalcError, match=r"layer 2 \(LayerNorm\) has no structured"):
+        tc.hessian_parts(net, np.ones(3), np.zeros(2), "W1")
+    assert tc.hessian(net, np.ones(3), np.zeros(2), "W1").shape == (4, 3, 4, 3)
 
 
 def test_against_torch_func_hessian():
@@ -270,3 +271,81 @@ def test_dense_networks_against_torch():
             for j, q in enumerate(names):
                 np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
                                            atol=1e-12, err_msg=f"{hidden} {p}, {q}")
+
+
+GENERIC = {
+    "batch norm": lambda: tc.Network.stack([tc.Dense(4), tc.BatchNorm(), "tanh", tc.Dense(3),
+                                            "softmax"], input_shape=(3,),
+                                           loss="cross_entropy", seed=1),
+    "layer norm, residual": lambda: tc.Network.stack(
+        [tc.Dense(4), tc.LayerNorm(), tc.Residual([tc.Dense(4), "softplus", tc.LayerNorm()]),
+         tc.Dense(2)], input_shape=(3,), loss="squared_error", seed=2),
+    "hidden softmax": lambda: tc.Network.stack([tc.Dense(4), "softmax", tc.Dense(2)],
+                                               input_shape=(3,), loss="nll", seed=3),
+    "group norm, batch norm 2d": lambda: tc.Network.stack(
+        [tc.Conv2d(4, 3, padding=1), tc.GroupNorm(2), "gelu", tc.BatchNorm2d(), tc.Flatten(),
+         tc.Dense(2)], input_shape=(1, 4, 4), loss="nll", seed=4),
+    "embedding, unbiased batch norm": lambda: tc.Network.stack(
+        [tc.Embedding(6, 2), tc.Flatten(), tc.Dense(4), tc.BatchNorm(unbiased=True), "tanh",
+         tc.Dense(3), "softmax"], input_shape=(3,), loss="cross_entropy", seed=5),
+}
+
+
+def _data(net, rng):
+    x = (rng.integers(6, size=(5, 3)) if isinstance(net.layers[0], tc.Embedding)
+         else rng.normal(size=(5,) + net.input_shape))
+    out = net(x)
+    y = (rng.integers(out.shape[-1], size=5) if net.loss_fn.name in ("nll", "cross_entropy")
+         else rng.normal(size=out.shape))
+    return x, y
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_norms_residual_blocks_and_a_hidden_softmax(name):
+    rng = np.random.default_rng(11)
+    net = GENERIC[name]()
+    x, y = _data(net, rng)
+    H, N = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
+    scale = max(1.0, max(float(np.abs(b.dense()).max()) for b in H.values()))
+    _blocks_close(H, N, rtol=1e-5, atol=1e-6 * scale)
+    for (p, q), block in H.items():  # symmetric
+        k = net.params[p].ndim
+        swapped = np.moveaxis(H[q, p].dense(), tuple(range(net.params[q].ndim)),
+                              tuple(range(k, k + net.params[q].ndim)))
+        np.testing.assert_allclose(block.dense(), swapped, rtol=1e-9, atol=1e-12 * scale)
+    with pytest.raises(tc.TensorcalcError, match="no structured second-order parts"):
+        tc.hessian_parts(net, x, y, next(iter(net.params)))
+    G = tc.gauss_newton(net, x, y)
+    names = list(net.params)
+    sizes = [net.params[p].size for p in names]
+    flat = np.block([[G[p, q].dense().reshape(sizes[i], sizes[j]) for j, q in enumerate(names)]
+                     for i, p in enumerate(names)])
+    assert np.linalg.eigvalsh((flat + flat.T) / 2).min() > -1e-9 * scale  # PSD
+
+
+def test_a_layer_norm_residual_network_against_torch():
+    torch = pytest.importorskip("torch")
+    net = GENERIC["layer norm, residual"]()
+    rng = np.random.default_rng(1)
+    x, y = _data(net, rng)
+    names = list(net.params)
+
+    def layer_norm(a, g, b):  # written out: torch's fused layer_norm is not used here
+        mu = a.mean(-1, keepdim=True)
+        return g * (a - mu) / torch.sqrt(((a - mu) ** 2).mean(-1, keepdim=True) + 1e-5) + b
+
+    def loss(*ps):
+        p, a = dict(zip(names, ps)), torch.tensor(x)
+        a = layer_norm(a @ p["W1"].T + p["b1"], p["gamma2"], p["beta2"])
+        h = torch.nn.functional.softplus(a @ p["W3"].T + p["b3"])
+        a = a + layer_norm(h, p["gamma4"], p["beta4"])
+        z = a @ p["W5"].T + p["b5"]
+        return torch.sum((z - torch.tensor(y)) ** 2) / len(y)
+
+    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
+        *(torch.tensor(net.params[k]) for k in names))
+    H = tc.hessian(net, x, y)
+    for i, p in enumerate(names):
+        for j, q in enumerate(names):
+            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
+                                       atol=1e-11, err_msg=f"{p}, {q}")

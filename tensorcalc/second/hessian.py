@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..backprop import backprop
 from ..core.derivative import Derivative
 from ..core.term import Term
@@ -13,7 +15,8 @@ from ..errors import UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
 from .parts import HessianParts
-from .template import template
+from .products import ggn_vp, hvp
+from .template import structured_only, template
 
 METHODS = ("full", "dense", "numeric")
 
@@ -41,7 +44,9 @@ def hessian_parts(net, x, y, wrt) -> HessianParts:
     ['Gauss-Newton', 'curvature of layer 2', 'curvature of layer 4']
     """
     ((p, q),) = _pairs(net, wrt)
-    return HessianParts(Parts(net, template(net), x, y).block(p, q),
+    tpl = template(net)
+    structured_only(net, tpl)
+    return HessianParts(Parts(net, tpl, x, y).block(p, q),
                         "dC/d" + net.symbol(p), net.symbol(q))
 
 
@@ -59,7 +64,10 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
     pairs), a :class:`~tensorcalc.Derivative` of shape ``p.shape + q.shape`` (``W1`` by ``W1``
     is a ``matrix-by-matrix``). ``method`` is ``"full"`` (the structured second-order chain: a
     sum of parts, see :func:`hessian_parts`), ``"dense"`` (every part materialised first,
-    refused above the dense limit) or ``"numeric"`` (central differences of the gradient).
+    refused above the dense limit) or ``"numeric"`` (central differences of the gradient). For
+    a network with a layer that has no structured parts (a norm, a residual block, a hidden
+    softmax) ``"full"`` and ``"dense"`` build the block from exact Hessian-vector products,
+    one column per entry of ``q``.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], hidden="tanh", seed=0)
@@ -76,6 +84,8 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
     pairs = _pairs(net, wrt)
     if method == "numeric":
         blocks = _numeric(net, x, y, pairs)
+    elif template(net).generic:  # a layer without structured parts: exact products
+        blocks = _columns(net, x, y, pairs, hvp)
     else:
         parts = Parts(net, template(net), x, y, dense=method == "dense")
         blocks = {}
@@ -97,6 +107,9 @@ def gauss_newton(net, x, y, wrt=None):
     >>> bool(np.all(np.linalg.eigvalsh(G) > -1e-12))  # positive semi-definite
     True
     """
+    if template(net).generic:
+        blocks = _columns(net, x, y, _pairs(net, wrt), ggn_vp)
+        return blocks if wrt is None else next(iter(blocks.values()))
     parts = Parts(net, template(net), x, y)
     blocks = {}
     for p, q in _pairs(net, wrt):
@@ -104,6 +117,28 @@ def gauss_newton(net, x, y, wrt=None):
         blocks[p, q] = _total({k: d for k, d in block.items()
                                if k in ("Gauss-Newton", "weight decay")})
     return blocks if wrt is None else next(iter(blocks.values()))
+
+
+def _columns(net, x, y, pairs, product) -> dict:
+    """Blocks from exact Hessian- (or Gauss-Newton-) vector products, one column per entry of
+    each ``q``: for networks with a layer that has no structured parts (a norm, a residual
+    block, a hidden softmax)."""
+    wanted = {q for _, q in pairs}
+    columns: dict = {}
+    for q in wanted:
+        shape = net.params[q].shape
+        for j in range(int(np.prod(shape))):
+            unit = np.zeros(shape)
+            unit.flat[j] = 1.0
+            columns[q, j] = product(net, x, y, {q: unit})
+    blocks = {}
+    for p, q in pairs:
+        n = int(np.prod(net.params[q].shape))
+        value = np.stack([columns[q, j][p] for j in range(n)], axis=-1)
+        value = value.reshape(net.params[p].shape + net.params[q].shape)
+        blocks[p, q] = Derivative._wrap(value, net.params[p].shape, net.params[q].shape,
+                                        "dC/d" + net.symbol(p), net.symbol(q))
+    return blocks
 
 
 def _swapped(block: Derivative) -> Derivative:

@@ -19,10 +19,12 @@ import numpy as np
 
 from ..core.chain import chain
 from ..core.derivative import Derivative
+from ..core.validate import complex_step
 from ..errors import ShapeMismatchError, TensorcalcError
 from ..intermediates import boundary_arrays as output_gradients
+from ..network.forward import run
 from .loss import loss_curvature
-from .template import template
+from .template import role, template
 
 
 def _directions(net, v: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -75,28 +77,103 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     d = _directions(net, v)
     fw = net.forward(x)
     t = net.loss_fn.targets(fw.output, y)
-    records, grads = fw.records, output_gradients(net, fw, t)
-    roles = {u.index: ("bilinear" if u.bilinear else "embedding") for u in tpl.units}
-    roles |= dict.fromkeys(tpl.activations, "elementwise")
-    tangent: dict[int, np.ndarray] = {}
-    r = np.zeros(fw.x.shape, dtype=net.dtype)
-    for k, rec in enumerate(records[: tpl.top + 1]):
-        r = tangent[k] = _forward_tangent(rec, roles.get(k, "linear"), r, d)
+    records = fw.records[: tpl.top + 1]
+    first = "embedding" if tpl.units and tpl.units[0].index == 0 and not tpl.units[0].bilinear \
+        else None
+    tangents = _forward(net, records, np.zeros(fw.x.shape, dtype=net.dtype), d, first)
     gn, own = loss_curvature(net, fw, t, tpl.output)
-    rg = _apply(gn, tangent[tpl.top])  # the tangent of dC/d(logits)
+    rg = _apply(gn, tangents[-1][0])  # the tangent of dC/d(logits)
     if own is not None and not gauss_newton:
-        rg = rg + _apply(own, tangent[tpl.top])
+        rg = rg + _apply(own, tangents[-1][0])
+    g = output_gradients(net, fw, t)[tpl.top]
     out: dict[str, np.ndarray] = {}
-    for k in range(tpl.top, -1, -1):
-        r_in = tangent.get(k - 1, np.zeros(records[k].ctx.x.shape))
-        rg = _backward_tangent(records[k], roles.get(k, "linear"), rg, grads[k], r_in, d,
-                               out, second=not gauss_newton, want_input=k > 0)
+    _backward(records, tangents, np.zeros(fw.x.shape), g, rg, d, out,
+              second=not gauss_newton, top=True, first=first)
     for unit in tpl.units if net.weight_decay else ():
         for s in net.layers[unit.index].decay:
             name = unit.names[s]
             out[name] = out[name] + 2.0 * net.weight_decay * d[name]
     return {k: np.asarray(out[k], dtype=net.dtype).reshape(net.params[k].shape)
             for k in net.params}
+
+
+def _role(rec, k: int, first) -> str:
+    return first if (k == 0 and first) else role(rec.node.layer, 1, False)
+
+
+def _forward(net, records, r, d: dict, first=None) -> list:
+    """Per record: (the tangent of its output, what its backward needs: a residual block's
+    inner tangents, or a generic layer's record at x + i h R(x))."""
+    out = []
+    for k, rec in enumerate(records):
+        if rec.node.children:  # y = x + f(x)
+            inner = _forward(net, list(rec.inner), r, d)
+            r = r + inner[-1][0]
+            out.append((r, inner))
+            continue
+        kind = _role(rec, k, first)
+        if kind == "generic":
+            stepped = _stepped(net, rec, r, d)
+            r = stepped.ctx.y.imag / STEP
+            out.append((r, stepped))
+        else:
+            r = _forward_tangent(rec, kind, r, d)
+            out.append((r, None))
+    return out
+
+
+def _backward(records, tangents, r_input, g, rg, d: dict, out: dict, *, second: bool,
+              top: bool = False, first=None):
+    """Walk ``records`` down from dC/d(output) ``g`` and its tangent ``rg``; return both for
+    the input (the parameter gradients' tangents go into ``out``)."""
+    for k in range(len(records) - 1, -1, -1):
+        rec = records[k]
+        r_in = tangents[k - 1][0] if k else r_input
+        want_input = not (top and k == 0)
+        if rec.node.children:
+            g_inner, rg_inner = _backward(list(rec.inner), tangents[k][1], r_in, g, rg, d, out,
+                                          second=second)
+            g, rg = g + g_inner, rg + rg_inner
+            continue
+        kind = _role(rec, k, first) if top else role(rec.node.layer, 1, False)
+        g_in = rec.node.layer.backward(g, rec.ctx, True)[0] if want_input else None
+        if kind == "generic":
+            rg = _generic_backward(rec, tangents[k][1], rg, g, out, second=second)
+        else:
+            rg = _backward_tangent(rec, kind, rg, g, r_in, d, out, second=second,
+                                   want_input=want_input)
+        g = g_in
+    return g, rg
+
+
+#: The complex step: ``Im f(x + i h v) / h`` is the directional derivative of an analytic
+#: ``f`` with no cancellation, so h can be tiny and the result is exact to rounding.
+STEP = 1e-20
+
+
+def _stepped(net, rec, r: np.ndarray, d: dict):
+    """A layer (or block) run again at ``x + i h R(x)`` with parameters ``p + i h v``."""
+    node = rec.node
+    params = dict(net.params)
+    for sub in node.walk():
+        for name in sub.names.values():
+            params[name] = params[name] + 1j * STEP * d[name]
+    with complex_step():
+        return run([node], params, rec.ctx.x + 1j * STEP * r, rec.ctx.batched)[0]
+
+
+def _generic_backward(rec, stepped, rg, g, out: dict, *, second: bool):
+    """A layer without structured parts: ``J^T R(g)`` by its backward, plus (``second``) the
+    derivative of its backward along the tangent, by complex step."""
+    layer, names = rec.node.layer, rec.node.names
+    gx, grads = layer.backward(rg, rec.ctx, True)
+    if second:
+        with complex_step():
+            gx_moved, moved = layer.backward(np.asarray(g, dtype=complex), stepped.ctx, True)
+        grads = {k: v + moved[k].imag / STEP for k, v in grads.items()}
+        gx = gx + gx_moved.imag / STEP
+    out.update({names[k]: v for k, v in grads.items()})
+    return gx
 
 
 def _forward_tangent(rec, role: str, r: np.ndarray, d: dict) -> np.ndarray:

@@ -3,8 +3,10 @@
 A layer is *bilinear* in its parameters and input (a dense layer, a convolution), an
 *embedding* (linear in its table, first in the stack), *elementwise* (an activation: its own
 curvature f''), or *linear* and parameter-free (flatten, pooling, dropout: no curvature of
-their own; max pooling is linear wherever it is differentiable). The last layer may be an
-output activation or softmax, whose curvature goes with the loss's.
+their own; max pooling is linear wherever it is differentiable), or *generic* (batch, layer and
+group norm, a residual block, a hidden softmax): no structured parts, its second-order terms
+taken from its own forward and backward by complex-step differentiation, exact to rounding. The
+last layer may be an output activation or softmax, whose curvature goes with the loss's.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Template:
     activations: tuple[int, ...]  # hidden elementwise activations (0-based positions)
     output: object  # the output Activation or Softmax, or None
     top: int  # the position of the logits' layer (before the output activation)
+    generic: tuple[int, ...] = ()  # layers without structured parts (norms, residual blocks)
 
 
 def role(layer, k: int, last: bool) -> str:
@@ -46,15 +49,11 @@ def role(layer, k: int, last: bool) -> str:
         return "linear"
     if isinstance(layer, Softmax) and last:
         return "output"
-    raise TensorcalcError(
-        f"second order covers dense and convolution layers, elementwise activations, "
-        f"flatten, pooling, dropout, an embedding first and a softmax output so far; layer "
-        f"{k + 1} ({type(layer).__name__}) has no second-order entry yet.")
+    return "generic"
 
 
 def template(net) -> Template:
-    """The roles of ``net``'s layers, or a ``TensorcalcError`` naming the first layer that
-    second order does not cover yet."""
+    """The roles of ``net``'s layers."""
     layers = list(net.layers)
     n = len(layers)
     roles = [role(layer, k, k == n - 1) for k, layer in enumerate(layers)]
@@ -64,4 +63,18 @@ def template(net) -> Template:
     units = tuple(Unit(k, dict(net.nodes[k].names), r == "bilinear")
                   for k, r in enumerate(roles) if r in ("bilinear", "embedding"))
     acts = tuple(k for k, r in enumerate(roles) if r == "elementwise")
-    return Template(units, acts, output, len(roles) - 1)
+    generic = tuple(k for k, r in enumerate(roles) if r == "generic")
+    return Template(units, acts, output, len(roles) - 1, generic)
+
+
+def structured_only(net, tpl: Template) -> None:
+    """Raise where a layer has no structured second-order parts (its Hessian still comes
+    from exact Hessian-vector products)."""
+    if tpl.generic:
+        k = tpl.generic[0]
+        raise TensorcalcError(
+            f"layer {k + 1} ({type(net.layers[k]).__name__}) has no structured second-order "
+            f"parts (they are stated for dense and convolution layers, activations, flatten, "
+            f"pooling, dropout and an embedding); tc.hessian and tc.hvp still give its "
+            f"Hessian exactly, from its own forward and backward differentiated by complex "
+            f"step.")
