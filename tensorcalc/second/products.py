@@ -89,9 +89,10 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     out: dict[str, np.ndarray] = {}
     _backward(records, tangents, np.zeros(fw.x.shape), g, rg, d, out,
               second=not gauss_newton, top=True, first=first)
-    for unit in tpl.units if net.weight_decay else ():
-        for s in net.layers[unit.index].decay:
-            name = unit.names[s]
+    nodes = [node for top_node in net.nodes for node in top_node.walk()]
+    for node in nodes if net.weight_decay else ():  # inside residual blocks too
+        for s in node.layer.decay:
+            name = node.names[s]
             out[name] = out[name] + 2.0 * net.weight_decay * d[name]
     return {k: np.asarray(out[k], dtype=net.dtype).reshape(net.params[k].shape)
             for k in net.params}
