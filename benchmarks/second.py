@@ -48,6 +48,8 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
         loss, params = _torch_loss(torch, net, x, y)
         fns["torch.func.hessian"] = lambda: torch.func.hessian(
             lambda W2: loss(params[0], params[1], W2, params[3]))(params[2])
+    if "jax" in ops:
+        fns["jax.hessian jit"] = _jax_block(ops["jax"], net, x, y, "W2")
     baseline = "torch.func.hessian" if "torch" in ops else "full"
     cases.append(_plain(run_case, "Hessian block W2 x W2, dense [64, 128, 10] batch 16", fns,
                         baseline, cfg))
@@ -63,10 +65,37 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
             return np.block([[H[i][j].reshape(sizes[i], sizes[j]).numpy()
                               for j in range(len(sizes))] for i in range(len(sizes))])
         fns["torch.func.hessian"] = whole
+    if "jax" in ops:
+        fns["jax.hessian jit"] = _jax_block(ops["jax"], net, x, y, None)
     baseline = "torch.func.hessian" if "torch" in ops else "full"
     cases.append(_plain(run_case, "whole Hessian, dense [16, 32, 4] batch 16 (676 parameters)",
                         fns, baseline, cfg))
     return cases
+
+
+def _jax_block(o, net, x, y, wrt):
+    """``jax.jit(jax.hessian(loss))`` by one parameter (or every parameter, flattened into one
+    matrix), compiled by a first call, its result ready when timed."""
+    from peers import mean_xent
+
+    jax = o.lib
+    params = {k: o.asarray(v) for k, v in net.params.items()}
+    xs, onehot = o.asarray(x), o.asarray(np.eye(net.sizes[-1])[y])
+    depth = len(net.params) // 2
+    if wrt is not None:
+        def loss(w):
+            return mean_xent(o, params | {wrt: w}, xs, onehot, depth)
+        f = jax.jit(jax.hessian(loss))
+        return lambda: np.asarray(f(params[wrt]).block_until_ready())
+    names = list(params)
+    sizes = [int(np.prod(params[k].shape)) for k in names]
+    f = jax.jit(jax.hessian(lambda p: mean_xent(o, p, xs, onehot, depth)))
+
+    def whole():
+        H = f(params)
+        return np.block([[np.asarray(H[p][q]).reshape(sizes[i], sizes[j])
+                          for j, q in enumerate(names)] for i, p in enumerate(names)])
+    return whole
 
 
 def _flat(blocks, net):
@@ -88,11 +117,11 @@ def second_order_targets(rows: dict) -> list[dict]:
         x, y = (rows.get((case, m), {}).get("median_s") for m in (a, b))
         return x / y if x is not None and y else None
 
+    block = "Hessian block W2 x W2, dense [64, 128, 10] batch 16"
+    whole = "whole Hessian, dense [16, 32, 4] batch 16 (676 parameters)"
     checks = [("hvp, dense [784, 512, 512, 10] batch 64", "hvp", "shortcut", 4.0),
-              ("Hessian block W2 x W2, dense [64, 128, 10] batch 16", "full",
-               "torch.func.hessian", 1.0),
-              ("whole Hessian, dense [16, 32, 4] batch 16 (676 parameters)", "full",
-               "torch.func.hessian", 1.0),
+              (block, "full", "torch.func.hessian", 1.0), (block, "full", "jax.hessian jit", 1.0),
+              (whole, "full", "torch.func.hessian", 1.0), (whole, "full", "jax.hessian jit", 1.0),
               ("Hessian block W2 x W2, dense [64, 128, 10] batch 16", "diagonal", "gradient",
                10.0)]
     out = []
