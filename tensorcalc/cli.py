@@ -187,16 +187,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_plot(explanation, path: str) -> int:
+    """Draw and render in memory first, so that only a failure to write ``path`` (its folder,
+    its permissions, a format matplotlib cannot write) is reported as one."""
+    import io
+    import os
+
+    fmt = os.path.splitext(path)[1][1:].lower() or "png"
     try:
         from .plot import plot_chain
 
         figure = plot_chain(explanation)
-    except (ImportError, ValueError) as err:
+        if fmt not in figure.canvas.get_supported_filetypes():
+            print(f"tensorcalc: error: could not write {path!r}: matplotlib cannot write "
+                  f"{fmt!r} files (use .png, .pdf or .svg)", file=sys.stderr)
+            return 2
+        image = io.BytesIO()
+        figure.savefig(image, format=fmt, dpi=110)
+    except (ImportError, ValueError, MemoryError) as err:
         print(f"tensorcalc: error: could not draw the chain: {err}", file=sys.stderr)
         return 2
     try:
-        figure.savefig(path, dpi=110)
-    except (OSError, ValueError) as err:
+        with open(path, "wb") as f:
+            f.write(image.getvalue())
+    except OSError as err:
         print(f"tensorcalc: error: could not write {path!r}: {err}", file=sys.stderr)
         return 2
     print(f"\nwrote {path}")

@@ -4,13 +4,15 @@ axis labels in the figure's index letters, and a note when the tensor is too big
 A gradient is drawn in its parameter's shape (dC/dW as W's matrix, a batched gradient N x n, a
 kernel gradient as output channel and kernel row by input channel and kernel column); any other
 derivative as (output entries, input entries) with its leading axes' blocks outlined. Above
-``DRAW_BUDGET`` entries the compact factor is drawn instead (deltas kept as labels), or failing
-that the leading corner, and the panel says which.
+``DRAW_BUDGET`` entries the compact factor is drawn instead (deltas kept as labels: a diagonal
+Jacobian as its diagonal, dz/dW as its factor a), or failing that its leading corner; the panel
+notes the structure and what is drawn, its axes named in the figure's letters.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +84,7 @@ def panel(d: Derivative, letters: Letters) -> Panel:
     out_l, in_l = letters.of(d.of, len(d.out_shape)), letters.of(d.wrt, len(d.in_shape))
     size = math.prod(d.shape)
     if size > DRAW_BUDGET:
-        return _big(d, size)
+        return _big(d, size, out_l, in_l)
     values, mask = d.dense(), structure_mask(d)
     if d.out_shape == () and len(d.in_shape) in (2, 3):  # a gradient, in its shape
         lead = d.in_shape[0]
@@ -101,14 +103,17 @@ def panel(d: Derivative, letters: Letters) -> Panel:
                  axis_label(d.wrt, in_l), rb, cb)
 
 
-def _big(d: Derivative, size: int) -> Panel:
+def _big(d: Derivative, size: int, out_l: list[str], in_l: list[str]) -> Panel:
     """A tensor above the budget, never densified: the largest factor of its first term (cut
-    to its leading corner if that too is above the budget), with the term's formula."""
+    to its leading corner if that too is above the budget), its axes named in the figure's
+    letters, with a note of the structure and of what is drawn."""
     term = d.terms[0]
+    structure = d.structure
+    head = f"{size:,} entries, too many to draw"
     if not term.factors:
-        arr = np.ones((1, 1))
-        return Panel(arr, np.ones((1, 1), bool), "-", "-",
-                     note=f"{size:,} entries, {d.structure}; no factor to draw")
+        return Panel(np.ones((1, 1)), np.ones((1, 1), bool), "", "",
+                     note=_wrap(f"{head}; {structure}: every entry 0 or 1, no factor to draw"))
+    names = _names(term, d, out_l, in_l)
     factor = max(term.factors, key=lambda f: f.array.size)
     arr = factor.array.reshape(factor.array.shape[0], -1) if factor.array.ndim > 1 else \
         factor.array[None]
@@ -116,10 +121,38 @@ def _big(d: Derivative, size: int) -> Panel:
     c = min(arr.shape[1], DRAW_BUDGET // r)
     cut = arr.shape != (r, c)
     arr = arr[:r, :c]
-    labels = factor.labels or "-"
-    which = f"term 1 of {len(d.terms)}: " if len(d.terms) > 1 else ""
+    labels = factor.labels
     rows, cols = (labels[:1], labels[1:]) if factor.array.ndim > 1 else ("", labels)
+    which = f"term 1 of {len(d.terms)}, " if len(d.terms) > 1 else ""
+    shown = "its diagonal" if structure == "diagonal" else "its factor"
     return Panel(np.asarray(arr, dtype=float), np.ones(arr.shape, bool),
-                 axis_label(factor.symbol, rows) if rows else "-", axis_label(factor.symbol, cols),
-                 note=f"{size:,} entries, {d.structure}; drawn: {which}its factor "
-                      f"{factor.symbol}[{labels}]" + (f", first {r} x {c}" if cut else ""))
+                 _factor_axis(factor.symbol, rows, names), _factor_axis(factor.symbol, cols, names),
+                 note=_wrap(f"{head}; {structure}: drawn as {which}{shown} {factor.symbol}"
+                            + (f", first {r} x {c}" if cut else "")))
+
+
+def _names(term: Term, d: Derivative, out_l: list[str], in_l: list[str]) -> dict:
+    """Each label of ``term`` as (tensor, figure letter): an output or input axis by its
+    tensor's letter (a delta's shared label by the output side), a summed label primed."""
+    names: dict[str, tuple[str, str]] = {}
+    for labels, symbol, letters in ((term.out_labels, d.of, out_l),
+                                    (term.in_labels, d.wrt, in_l)):
+        for c, letter in zip(labels, letters):
+            names.setdefault(c, (symbol, letter))
+    return names
+
+
+def _factor_axis(symbol: str, labels: str, names: dict) -> str:
+    """The axis label of a factor's labels: ``W^1 index n`` when they all name axes of one
+    tensor, else ``z^1, W^1 index (i, n)``; a summed label as ``symbol index k'``."""
+    if not labels:
+        return ""
+    named = [names.get(c, (symbol, c + "'")) for c in labels]
+    tensors = list(dict.fromkeys(t for t, _ in named))
+    if len(tensors) == 1:
+        return axis_label(tensors[0], [letter for _, letter in named])
+    return axis_label(", ".join(tensors), [letter for _, letter in named])
+
+
+def _wrap(note: str, width: int = 48) -> str:
+    return "\n".join(textwrap.wrap(note, width))

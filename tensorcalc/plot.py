@@ -24,6 +24,9 @@ STRUCTURAL_ZERO = "#cfcfcf"
 #: At most this many slices of a 3-tensor are drawn, at most ``COLUMNS`` to a row.
 MAX_SLICES = 24
 COLUMNS = 6
+#: A chain panel whose largest entry is below this fraction of its step's shared scale names
+#: that entry in its title (it reads as nearly blank on the shared colours).
+FAINT = 0.2
 
 __all__ = ["plot", "plot_chain", "structure_mask"]
 
@@ -146,7 +149,8 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
     """One row per chain-rule step of an explanation (``tc.explain(...)`` or its ``.steps``):
     each derivative chained, then the result (a gradient in its parameter's shape), each with
     its colour bar; the panels of a step share one colour scale, and an index letter names the
-    same axis in every panel. Big tensors are drawn compact, with a note.
+    same axis in every panel. A panel that is faint on the shared scale gives its largest
+    entry in its title. Big tensors are drawn compact, with a note.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
@@ -174,7 +178,8 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
         for k, ax in enumerate(row):
             if k < len(step.parts) or k == cols - 1:
                 p, name, d = panels[min(k, len(panels) - 1)]
-                _draw(fig, ax, p, vmax, f"{name}\n{d.kind} {d.shape}", 7)
+                faint = f", max |entry| {p.vmax:.2g}" if 0 < p.vmax < FAINT * vmax else ""
+                _draw(fig, ax, p, vmax, f"{name}\n{d.kind} {d.shape}{faint}", 7)
             else:
                 ax.set_visible(False)
     fig.suptitle("each row: one chain-rule step, its panels on one shared colour scale "

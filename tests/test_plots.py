@@ -2,6 +2,7 @@
 gradients in their parameter's shape, one index letter per axis in a figure, slices in a
 grid, big layers drawn compact, every layer kind drawable, README figures reproducible."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,20 @@ def _panels(fig):
 
 def _colorbars(fig):
     return [ax for ax in fig.axes if not ax.images and ax.get_visible() and ax.collections]
+
+
+def _letters_agree(fig):
+    """Every index letter of the figure's axis labels names one tensor's axis."""
+    owner = {}
+    for ax in _panels(fig):
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            if " index " not in label or "," in label.split(" index ")[0]:
+                continue
+            symbol, letters = label.split(" index ")
+            for letter in letters.strip("()").split(", "):
+                owner.setdefault(letter, set()).add(symbol)
+    clashes = {k: v for k, v in owner.items() if len(v) > 1}
+    assert not clashes, clashes
 
 
 def _chain(net, x, y, param="W1"):
@@ -86,11 +101,43 @@ def test_a_big_network_draws_reduced_panels_with_a_note(tmp_path):
     x = np.random.default_rng(1).normal(size=784)
     _, fig = _chain(net, x, np.zeros(10))
     titles = [ax.get_title() for ax in _panels(fig)]
-    assert any("drawn: its factor a^0" in t for t in titles)
+    reduced = [ax for ax in _panels(fig) if ax.get_title().startswith("dz^1/dW^1")][0]
+    assert "too many to draw; 1 delta" in reduced.get_title()
+    assert "drawn as its factor a^0" in reduced.get_title().replace("\n", " ")
+    assert reduced.images[0].get_array().shape == (1, 784)
     result = [ax for ax in _panels(fig) if ax.get_title().startswith("dC/dW^1")][0]
     assert result.images[0].get_array().shape == (512, 784)
+    # the factor's axis is named in the figure's letter for W^1's column axis
+    assert reduced.get_xlabel() == result.get_xlabel() == "W^1 index n"
+    assert "max |entry|" in result.get_title()  # faint on the step's shared scale: says so
+    _letters_agree(fig)
+    assert len(titles) == len(_colorbars(fig))
     fig.savefig(tmp_path / "big.png", dpi=40)
     assert (tmp_path / "big.png").stat().st_size > 10_000
+
+
+def test_a_diagonal_above_the_budget_is_drawn_as_its_diagonal():
+    from tensorcalc.panels import DRAW_BUDGET
+
+    width = int(DRAW_BUDGET ** 0.5) + 1
+    net = tc.Network.random([2, width, 2], seed=0)
+    _, fig = _chain(net, np.ones(2), np.zeros(2))
+    (diag,) = [ax for ax in _panels(fig) if ax.get_title().startswith("da^1/dz^1")]
+    title = diag.get_title().replace("\n", " ")
+    assert "diagonal: drawn as its diagonal sigma'(z^1)" in title
+    assert diag.images[0].get_array().shape == (1, width)
+    (dz_da,) = [ax for ax in _panels(fig) if ax.get_title().startswith("dz^2/da^1")]
+    assert diag.get_xlabel() == dz_da.get_xlabel() == "a^1 index k"  # the figure's letter
+    _letters_agree(fig)
+
+
+def test_plot_of_a_3_tensor_above_the_budget_draws_one_reduced_panel():
+    d = tc.linear.derivative(np.ones((512, 784)), np.ones(784), wrt="W")
+    fig = tc.plot(d)
+    (ax,) = _panels(fig)
+    assert ax.images[0].get_array().shape == (1, 784)
+    assert "205,520,896 entries, too many to draw" in ax.get_title()
+    assert ax.get_xlabel() == "W index k" and len(_colorbars(fig)) == 1
 
 
 def test_the_cli_writes_the_big_picture(tmp_path):
@@ -109,6 +156,8 @@ def test_every_layer_kind_is_drawable(tmp_path):
     x = np.random.default_rng(0).normal(size=(1, 28, 28))
     for param in ("K1", "W4"):
         _, fig = _chain(lenet, x, 3, param)
+        _letters_agree(fig)
+        assert len(_colorbars(fig)) == len(_panels(fig))
         fig.savefig(tmp_path / f"{param}.png", dpi=30)
     rng = np.random.default_rng(2)
     others = tc.Network.stack([tc.Embedding(9, 2), tc.Flatten(), tc.Dense(4), tc.BatchNorm(),
@@ -122,6 +171,33 @@ def test_every_layer_kind_is_drawable(tmp_path):
                             "dense 2", input_shape=(1, 6, 6))
     _, fig = _chain(maps, rng.normal(size=(2, 1, 6, 6)), rng.normal(size=(2, 2)), "K1")
     fig.savefig(tmp_path / "maps.png", dpi=30)
+
+
+def test_only_a_failure_to_write_is_called_one(tmp_path, capsys, monkeypatch):
+    from tensorcalc.cli import main
+
+    plot_module = importlib.import_module("tensorcalc.plot")
+    real = plot_module.plot_chain
+
+    def unrenderable(*args, **kwargs):
+        figure = real(*args, **kwargs)
+
+        def savefig(*a, **k):
+            raise ValueError("the renderer gave up")
+
+        figure.savefig = savefig
+        return figure
+
+    monkeypatch.setattr(plot_module, "plot_chain", unrenderable)
+    assert main(["explain", "--plot", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "could not draw the chain: the renderer gave up" in err and "could not write" not in err
+    assert not (tmp_path / "x.png").exists()
+    monkeypatch.setattr(plot_module, "plot_chain", real)
+    assert main(["explain", "--plot", str(tmp_path / "x.xyz")]) == 2
+    assert "could not write" in capsys.readouterr().err
+    assert main(["explain", "--plot", str(tmp_path / "plain")]) == 0
+    assert (tmp_path / "plain").read_bytes()[:4] == b"\x89PNG"  # the name given, as a PNG
 
 
 def test_readme_figures_regenerate_to_the_same_bytes(tmp_path):
