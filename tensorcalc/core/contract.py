@@ -19,6 +19,7 @@ import numpy as np
 import opt_einsum as oe
 
 from .labels import fresh_labels
+from .split import split_product
 
 
 def _smallest_result(size12, size1, size2, k12, k1, k2) -> int:
@@ -287,5 +288,9 @@ def contract_full(operands: Sequence[Operand], result: str, sizes: dict, dtype) 
         np.einsum(ascii_spec([result], unique), full)[...] = compact
         return full
     operands, out = full_operands(operands, result, sizes, dtype)
-    value = contract(operands, out) if operands else np.ones((), dtype=dtype)
+    if not operands:
+        return np.ones((), dtype=dtype)
+    value = split_product(operands, out, sizes, contract)
+    if value is None:
+        value = contract(operands, out)
     return np.asarray(value, dtype=dtype)

@@ -1,0 +1,90 @@
+"""A large result as one matrix product in its own layout (core/split.py), and sums of terms
+with deltas added into diagonal views (core/evaluate.py), against plain np.einsum."""
+
+import numpy as np
+import pytest
+
+from tensorcalc.core.contract import contract, contract_full
+from tensorcalc.core.evaluate import contract_terms
+from tensorcalc.core.split import SPLIT_MIN, split_product
+from tensorcalc.core.term import Factor, Term
+
+SIZES = {"n": 5, "r": 8, "i": 40, "j": 41, "q": 40, "l": 42, "m": 8}
+
+
+def _arrays(labels, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=tuple(SIZES[c] for c in lab)), lab) for lab in labels]
+
+
+@pytest.mark.parametrize("labels, result", [
+    (["nj", "ni", "nq", "nl"], "ijql"),  # a Gauss-Newton block: two halves over the batch
+    (["nj", "ni", "nl"], "ijl"),  # the diagonal part, contracted to its distinct labels
+    (["ij", "nj", "nm", "ni", "il", "nl", "nr"], "jmlr"),  # summed labels (i, n) on both sides
+    (["nri", "nrj", "m", "nq", "nl"], "ijql"),  # two shared labels and a loose factor
+    (["ij", "ql"], "ijql"),  # no shared label: an outer product
+])
+def test_split_product_equals_einsum(labels, result):
+    ops = _arrays(labels)
+    assert np.prod([SIZES[c] for c in result]) >= SPLIT_MIN
+    value = split_product(ops, result, SIZES, contract)
+    assert value is not None
+    assert value.flags.c_contiguous and value.shape == tuple(SIZES[c] for c in result)
+    expected = np.einsum(",".join(lab for _, lab in ops) + "->" + result, *[a for a, _ in ops],
+                         optimize=True)
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_split_product_declines_what_it_cannot_cut_or_is_small():
+    ops = _arrays(["ni", "njq", "nl"])  # every cut of jilq separates j from q
+    assert split_product(ops, "jilq", SIZES, contract) is None
+    assert split_product(_arrays(["ni", "nj"]), "ij", SIZES, contract) is None  # 1,640 entries
+
+
+def test_split_product_with_one_buffer_on_both_sides():
+    a = np.random.default_rng(1).normal(size=(4, 300))
+    value = split_product([(a, "ni"), (a, "nj")], "ij", {"n": 4, "i": 300, "j": 300}, contract)
+    np.testing.assert_allclose(value, a.T @ a, rtol=1e-12, atol=1e-12)
+
+
+def _term(ops, out, inp, coef=1.0):
+    return Term(tuple(Factor(a, lab, f"F{k}") for k, (a, lab) in enumerate(ops)), out, inp, coef)
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_sum_with_a_delta_term_first_or_last(order):
+    """d = 0.5 delta_iq sum_n p_ni a_nj a_nl - sum_n a_nj p_ni p_nq a_nl (a Gauss-Newton block
+    of softmax cross-entropy): the delta term is added into the diagonal view of the sum."""
+    rng = np.random.default_rng(2)
+    sizes = {"n": 6, "i": 20, "j": 30, "l": 30, "q": 20}
+    a, p = rng.normal(size=(6, 30)), rng.random((6, 20))
+    diag = _term([(a, "nj"), (p, "ni"), (a, "nl")], "ij", "il", 0.5)
+    outer = _term([(a, "nj"), (p, "ni"), (p, "nq"), (a, "nl")], "ij", "ql", -1.0)
+    terms = [diag, outer] if order == 0 else [outer, diag]
+    value = contract_terms(terms, (0, 1, 2, 3), sizes, np.float64)
+    expected = (0.5 * np.einsum("iq,nj,ni,nl->ijql", np.eye(20), a, p, a)
+                - np.einsum("nj,ni,nq,nl->ijql", a, p, p, a))
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sum_of_delta_terms_only_and_factors_untouched():
+    rng = np.random.default_rng(3)
+    sizes = {"i": 300, "j": 300}
+    d = rng.normal(size=300)
+    keep = d.copy()
+    t = _term([(d, "i")], "i", "i", 2.0)
+    value = contract_terms([t, t], (0, 1), sizes, np.float64)
+    np.testing.assert_allclose(value, np.diag(4 * d))
+    big = rng.normal(size=(300, 300))
+    kept = big.copy()
+    value = contract_terms([_term([(big, "ij")], "i", "j"), t], (0, 1), sizes, np.float64)
+    np.testing.assert_allclose(value, big + np.diag(2 * d))
+    np.testing.assert_array_equal(d, keep)
+    np.testing.assert_array_equal(big, kept)  # the first term's value is not summed in place
+
+
+def test_contract_full_agrees_with_einsum_on_a_large_result():
+    ops = _arrays(["nj", "ni", "nq", "nl"], seed=4)
+    value = contract_full(ops, "ijql", SIZES, np.float64)
+    expected = np.einsum("nj,ni,nq,nl->ijql", *[a for a, _ in ops])
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
