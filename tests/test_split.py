@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tensorcalc.core.contract import contract, contract_full
-from tensorcalc.core.evaluate import contract_terms
+from tensorcalc.core.evaluate import _stacked, contract_terms
 from tensorcalc.core.split import SPLIT_MIN, split_product
 from tensorcalc.core.term import Factor, Term
 
@@ -87,4 +87,24 @@ def test_contract_full_agrees_with_einsum_on_a_large_result():
     ops = _arrays(["nj", "ni", "nq", "nl"], seed=4)
     value = contract_full(ops, "ijql", SIZES, np.float64)
     expected = np.einsum("nj,ni,nq,nl->ijql", *[a for a, _ in ops])
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_terms_of_one_cut_stacked_into_one_product():
+    """Two Gauss-Newton-like terms with different summed labels and coefficients, and a loose
+    factor (p_nw) that belongs with the right half, summed as one product."""
+    rng = np.random.default_rng(5)
+    sizes = {"n": 6, "w": 3, "y": 3, "j": 30, "m": 9, "l": 30, "r": 9}
+    W, s, a = rng.normal(size=(3, 30)), rng.normal(size=(6, 30)), rng.normal(size=(6, 9))
+    p = rng.random((6, 3))
+    first = _term([(W, "yj"), (s, "nj"), (a, "nm"), (p, "ny"), (W, "yl"), (s, "nl"),
+                   (a, "nr")], "jm", "lr", 0.25)
+    second = _term([(W, "yj"), (s, "nj"), (a, "nm"), (p, "ny"), (p, "nw"), (W, "wl"),
+                    (s, "nl"), (a, "nr")], "jm", "lr", -0.25)
+    value = contract_terms([first, second], (0, 1, 2, 3), sizes, np.float64)
+    _, rest = _stacked([(first, "jmlr"), (second, "jmlr")], sizes, np.float64)
+    assert rest == []  # both went into the one product
+    J = np.einsum("yj,nj,nm->nyjm", W, s, a)
+    H = np.einsum("ny,yw->nyw", p, np.eye(3)) - np.einsum("ny,nw->nyw", p, p)
+    expected = 0.25 * np.einsum("nyjm,nyw,nwlr->jmlr", J, H, J)
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)

@@ -46,20 +46,14 @@ def _covers(side: Sequence[Operand], labels: set) -> bool:
     return labels <= {c for _, lab in side for c in lab}
 
 
-def split_product(operands: Sequence[Operand], result: str, sizes: dict,
+def matrix_halves(operands: Sequence[Operand], result: str, sizes: dict,
                   contract: Callable[[Sequence[Operand], str], np.ndarray]):
-    """``operands`` contracted to ``result`` (labels unique, each carried by an operand) as
-    ``X^T Y`` (see the module docstring), or None when the result is small, an operand is not
-    a labelled factor, or no cut of the result separates the operands. Operands that carry no
-    result label (a scalar, a summed-only factor) go with the left half.
-
-    >>> import numpy as np
-    >>> from tensorcalc.core.contract import contract
-    >>> a, b = np.ones((2, 300)), np.arange(600.0).reshape(2, 300)
-    >>> out = split_product([(a, "ni"), (b, "nj")], "ij", {"n": 2, "i": 300, "j": 300}, contract)
-    >>> bool(np.array_equal(out, np.einsum("ni,nj->ij", a, b)))
-    True
-    """
+    """``(X, Y, cut)``, matrices of shapes ``(s, p)`` and ``(s, q)`` with ``X^T Y`` the contraction
+    of ``operands`` to ``result`` read as a ``(p, q)`` matrix (see the module docstring); None
+    when the result is small or no cut of it separates the operands. Operands that carry no
+    result label (a scalar, a summed-only factor) go with the half that carries more of their
+    labels (the left on a tie); ``cut`` is the
+    length of the result's prefix that ``X`` carries."""
     if math.prod(sizes[c] for c in result) < SPLIT_MIN or len(operands) < 2:
         return None
     carrying = [op for op in operands if set(op[1]) & set(result)]
@@ -68,9 +62,13 @@ def split_product(operands: Sequence[Operand], result: str, sizes: dict,
     if found is None:
         return None
     cut, left, right = found
-    left = left + loose
     left_labels = {c for _, lab in left for c in lab}
     right_labels = {c for _, lab in right for c in lab}
+    for op in loose:  # with the half that already carries more of its labels
+        side, labels = ((right, right_labels) if len(set(op[1]) - right_labels)
+                        < len(set(op[1]) - left_labels) else (left, left_labels))
+        side.append(op)
+        labels.update(op[1])
     shared = "".join(sorted((left_labels & right_labels) - set(result)))
     X = contract(left, shared + result[:cut])
     Y = contract(right, shared + result[cut:])
@@ -78,5 +76,23 @@ def split_product(operands: Sequence[Operand], result: str, sizes: dict,
         Y = Y.copy()
     s = math.prod(sizes[c] for c in shared)
     p, q = math.prod(sizes[c] for c in result[:cut]), math.prod(sizes[c] for c in result[cut:])
-    value = np.matmul(X.reshape(s, p).T, Y.reshape(s, q))
-    return value.reshape(tuple(sizes[c] for c in result))
+    return X.reshape(s, p), Y.reshape(s, q), cut
+
+
+def split_product(operands: Sequence[Operand], result: str, sizes: dict,
+                  contract: Callable[[Sequence[Operand], str], np.ndarray]):
+    """``operands`` contracted to ``result`` (labels unique, each carried by an operand) as
+    one matrix product ``X^T Y`` of :func:`matrix_halves`, or None where that gives None.
+
+    >>> import numpy as np
+    >>> from tensorcalc.core.contract import contract
+    >>> a, b = np.ones((2, 300)), np.arange(600.0).reshape(2, 300)
+    >>> out = split_product([(a, "ni"), (b, "nj")], "ij", {"n": 2, "i": 300, "j": 300}, contract)
+    >>> bool(np.array_equal(out, np.einsum("ni,nj->ij", a, b)))
+    True
+    """
+    halves = matrix_halves(operands, result, sizes, contract)
+    if halves is None:
+        return None
+    X, Y, _ = halves
+    return np.matmul(X.T, Y).reshape(tuple(sizes[c] for c in result))
