@@ -35,7 +35,7 @@ def _image(step) -> str:
 
 def _step(k: int, step) -> str:
     r = step.result
-    parts = " &middot; ".join(html_escape(f"d{p.of}/d{p.wrt}") + f" <i>({p.kind} "
+    parts = " &middot; ".join(html_escape(p.name) + f" <i>({p.kind} "
                               f"{p.out_shape} by {p.in_shape})</i>" for p in step.parts)
     matrix = r.matrix_notation()
     return (f'<div class="step"><h3>Step {k}: {html_escape(step.target)}</h3><p>= {parts}</p>'

@@ -62,9 +62,9 @@ def explain(net: Network, x, y, param):
     >>> print(tc.explain(net, np.ones(3), np.zeros(2), ("W2", "W2")))
     d2C/dW^2 dW^2 as 2 parts:
       Gauss-Newton (1 term):
-        ddC/dW^2_ij/dW^2_kl = 2 a^1_j sigma'(z^2)_i sigma'(z^2)_i a^1_l delta_ik
+        d2C/dW^2_ij dW^2_kl = 2 a^1_j sigma'(z^2)_i sigma'(z^2)_i a^1_l delta_ik
       curvature of layer 4 (1 term):
-        ddC/dW^2_ij/dW^2_kl = a^1_j [dC/da^2]_i sigma''(z^2)_i a^1_l delta_ik
+        d2C/dW^2_ij dW^2_kl = a^1_j [dC/da^2]_i sigma''(z^2)_i a^1_l delta_ik
     """
     if isinstance(param, tuple):
         from .second import hessian_parts

@@ -153,7 +153,7 @@ def check_derivative(
     numeric = numerical_derivative(f, x, eps, of=derivative.of, wrt=derivative.wrt)
     if numeric.shape != derivative.shape:
         raise ShapeMismatchError(
-            f"the analytic {derivative.kind} d{derivative.of}/d{derivative.wrt} has shape "
+            f"the analytic {derivative.kind} {derivative.name} has shape "
             f"{derivative.shape}, but f at x gives a derivative of shape {numeric.shape} "
             f"(output {numeric.out_shape}, input {numeric.in_shape})."
         )

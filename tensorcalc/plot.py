@@ -84,7 +84,7 @@ def plot(d: Derivative, *, figsize: tuple[float, float] | None = None):
         raise TensorcalcError(f"tc.plot draws a Derivative, not a {type(d).__name__}; for "
                               f"backprop results plot one gradient, e.g. tc.plot(g['W1']).")
     Figure = _matplotlib()
-    title = f"d{d.of}/d{d.wrt}: {d.kind} {d.shape}, grey = structural zero"
+    title = f"{d.name}: {d.kind} {d.shape}, grey = structural zero"
     letters = Letters()
     if len(d.shape) == 3 and math.prod(d.shape) <= DRAW_BUDGET:
         return _slices(Figure, d, letters, title, figsize)
@@ -169,7 +169,7 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
     grid = fig.subplots(len(steps), cols, squeeze=False)
     letters = Letters()
     for row, step in zip(grid, steps):
-        shown = [(p, f"d{p.of}/d{p.wrt}") for p in step.parts]
+        shown = [(p, p.name) for p in step.parts]
         result = (step.result.contracted() if math.prod(step.result.shape) <= DRAW_BUDGET
                   else step.result)
         shown.append((result, step.target))

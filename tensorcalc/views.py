@@ -37,7 +37,7 @@ def gradients_html(g) -> str:
 def step_html(step) -> str:
     r = step.result
     return (f"<div><b>{html_escape(step.target)}</b> = "
-            + " &middot; ".join(html_escape(f"d{p.of}/d{p.wrt}") + f" <i>({p.kind})</i>"
+            + " &middot; ".join(html_escape(p.name) + f" <i>({p.kind})</i>"
                                 for p in step.parts)
             + f"<br>einsum <code>{html_escape(r.spec)}</code>"
             + html_math(r.latex())
@@ -67,7 +67,7 @@ def describe(d: Derivative, letters: list[str] | None = None) -> str:
         factors = listed(d.factors, letters)
     else:
         factors = " ".join(f"{'-' if t.coef < 0 else '+'}({listed(t.factors)})" for t in d.terms)
-    return (f"d{d.of}/d{d.wrt}: {d.kind} {d.out_shape} by {d.in_shape}, {d.structure}; "
+    return (f"{d.name}: {d.kind} {d.out_shape} by {d.in_shape}, {d.structure}; "
             f"{factors}")
 
 
@@ -76,7 +76,7 @@ def step_lines(k: int, step) -> list[str]:
     r = step.result
     names = ", ".join(sym for sym, _, _ in r.operands)
     joiner = " + " if step.rule == "sum" else " . "
-    lines = [f"step {k}: {step.target} = " + joiner.join(f"d{p.of}/d{p.wrt}" for p in step.parts)]
+    lines = [f"step {k}: {step.target} = " + joiner.join(p.name for p in step.parts)]
     lines += [f"    {describe(p, lab)}" for p, lab in zip(step.parts, _step_letters(step))]
     lines += [
         f"  einsum:   {r.spec}   ({names})",

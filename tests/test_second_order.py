@@ -348,3 +348,17 @@ def test_a_layer_norm_residual_network_against_torch():
         for j, q in enumerate(names):
             np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
                                        atol=1e-11, err_msg=f"{p}, {q}")
+
+
+def test_a_block_is_named_as_a_second_derivative_everywhere_it_is_shown():
+    net = tc.Network.random([3, 4, 2], hidden="tanh", seed=0)
+    H = tc.hessian(net, np.ones(3), np.zeros(2), wrt=("W1", "W2"))
+    assert H.name == "d2C/dW^1 dW^2"
+    assert "d2C/dW^1 dW^2" in repr(H) and "ddC" not in repr(H)
+    assert "ddC" not in H._repr_html_()
+    assert H.index_notation().startswith("d2C/dW^1_jl dW^2_im = ")
+    assert H.latex().startswith(r"\frac{\partial^2 C}{\partial W^{1}_{jl} \partial W^{2}_{im}}")
+    assert tc.backprop(net, np.ones(3), np.zeros(2))["W1"].name == "dC/dW^1"
+    pytest.importorskip("matplotlib")
+    title = tc.plot(H).axes[0].get_title()
+    assert title.startswith("d2C/dW^1 dW^2: matrix-by-matrix (4, 3, 2, 4)")

@@ -86,7 +86,7 @@ class Access:
         """
         key = index if isinstance(index, tuple) else (index,)
         if len(key) > len(self.shape):
-            raise ShapeMismatchError(f"too many indices: d{self.of}/d{self.wrt} has "
+            raise ShapeMismatchError(f"too many indices: {self.name} has "
                                      f"{len(self.shape)} axes {self.shape}; got {index!r}.")
         value = self.dense()[index]
         if np.ndim(value) == 0:
@@ -112,7 +112,7 @@ class Access:
         """
         if tuple(self.out_shape) != tuple(self.in_shape):
             raise ShapeMismatchError(f"diagonal() needs a square derivative (output shape = "
-                                     f"input shape); d{self.of}/d{self.wrt} is "
+                                     f"input shape); {self.name} is "
                                      f"{self.out_shape} by {self.in_shape}.")
         n = len(self.out_shape)
         total = None

@@ -8,7 +8,7 @@ from ..errors import ShapeMismatchError, TensorcalcError
 
 def describe(d) -> str:
     """``dz/da (jacobian, out (4,), in (3,))``: how errors name a derivative."""
-    return f"d{d.of}/d{d.wrt} ({d.kind}, out {d.out_shape}, in {d.in_shape})"
+    return f"{d.name} ({d.kind}, out {d.out_shape}, in {d.in_shape})"
 
 
 def require_derivative(d: object, name: str) -> None:

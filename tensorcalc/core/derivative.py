@@ -24,7 +24,7 @@ from .arithmetic import Arithmetic
 from .contract import einsum_spec
 from .display import Rendered
 from .evaluate import contract_terms, structural_zero_fraction
-from .labels import fresh_labels, kind_name
+from .labels import derivative_name, fresh_labels, kind_name
 from .limits import check_dense_size
 from .term import Factor, Term, structure_name, validated
 from .validate import _trusted, as_float_array, readonly
@@ -151,6 +151,11 @@ class Derivative(Access, Arithmetic, Rendered):
     def shape(self) -> tuple[int, ...]:
         """The canonical shape: output shape, then input shape."""
         return self.out_shape + self.in_shape
+
+    @property
+    def name(self) -> str:
+        """``dy/dx`` (``d2C/dW^1 dW^1`` for a Hessian block)."""
+        return derivative_name(self.of, self.wrt)
 
     @property
     def kind(self) -> str:

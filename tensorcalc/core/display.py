@@ -74,6 +74,6 @@ class Rendered:
                 f"[{t.out_labels or '-'}|{t.in_labels or '-'}: {factors(t)}]"
                 for t in self.terms)
         zeros = self.structural_zero_fraction
-        return (f"<Derivative {self.kind} d{self.of}/d{self.wrt}: out {self.out_shape} "
+        return (f"<Derivative {self.kind} {self.name}: out {self.out_shape} "
                 f"in {self.in_shape}, {self.structure}, {self.nbytes_dense:,} B when dense "
                 f"({_render.percent(zeros)} structural zeros); {body}>")

@@ -46,7 +46,7 @@ def html_math(latex: str) -> str:
 def derivative_html(d) -> str:
     """A derivative for a notebook: kind and shapes, its entry formula, and its values when
     small (nested matrices in canonical layout) or its size when not."""
-    head = html_escape(f"{d.kind} d{d.of}/d{d.wrt}: out {d.out_shape}, in {d.in_shape}, "
+    head = html_escape(f"{d.kind} {d.name}: out {d.out_shape}, in {d.in_shape}, "
                        f"{d.structure} ({percent(d.structural_zero_fraction)} structural zeros)")
     if d.nbytes_dense <= 8 * HTML_MAX_ENTRIES:
         body = html_array(d.dense())

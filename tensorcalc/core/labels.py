@@ -40,3 +40,25 @@ def fresh_labels(n: int, taken: set[str] | str = ()) -> list[str]:
             taken.add(c)
             out.append(c)
     return out
+
+
+def derivative_name(of: str, wrt: str) -> str:
+    """``dy/dx`` for a derivative of ``of`` by ``wrt``; a derivative of a derivative reads as
+    a second derivative, ``d2C/dW^1 dW^2`` (not ``ddC/dW^1/dW^2``).
+
+    >>> derivative_name("a^1", "z^1"), derivative_name("dC/dW^1", "W^2")
+    ('da^1/dz^1', 'd2C/dW^1 dW^2')
+    """
+    second = split_second(of)
+    if second:
+        return f"d2{second[0]}/d{second[1]} d{wrt}"
+    return f"d{of}/d{wrt}"
+
+
+def split_second(of: str) -> tuple[str, str] | None:
+    """``("C", "W^1")`` when ``of`` names a first derivative ``dC/dW^1`` (so that a
+    derivative of it is a second derivative), else None."""
+    top, slash, first = of.partition("/d")
+    if of.startswith("d") and slash and first and "/" not in first and len(top) > 1:
+        return top[1:], first
+    return None

@@ -31,7 +31,7 @@ def check_dense_size(d, max_bytes: int | None = None) -> None:
     limit = get_dense_limit() if max_bytes is None else int(max_bytes)
     if d.nbytes_dense > limit:
         raise MemoryLimitError(
-            f"dense() of the {d.kind} d{d.of}/d{d.wrt} with shape {d.shape} needs "
+            f"dense() of the {d.kind} {d.name} with shape {d.shape} needs "
             f"{d.nbytes_dense:,} bytes, above the limit of {limit:,} bytes "
             f"({percent(d.structural_zero_fraction)} of it would be structural zeros). Contract "
             f"it first (chain it with a gradient, or use .compact), or raise the limit with "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .labels import split_second
+
 _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
 
 #: A term as plain data: (coefficient, output labels, input labels, [(symbol, labels), ...],
@@ -109,8 +111,14 @@ def _formula(of, wrt, axes, terms, lhs_fn, body_fn, sum_fn) -> str:
 def index_notation(of: str, wrt: str, axes: str, terms: Sequence[TermData]) -> str:
     """``dz_i/dW_kj = a_j delta_ik`` style entry formula of a sum of terms; ``axes`` holds a
     letter per axis (repeats are replaced by fresh letters)."""
+    def sub(i: str) -> str:
+        return "_" + i if i else ""
+
     def lhs(out_i, in_i):
-        return f"d{of}{'_' + out_i if out_i else ''}/d{wrt}{'_' + in_i if in_i else ''}"
+        second = split_second(of)
+        if second:  # d2C/dW^1_jl dW^2_im
+            return f"d2{second[0]}/d{second[1]}{sub(out_i)} d{wrt}{sub(in_i)}"
+        return f"d{of}{sub(out_i)}/d{wrt}{sub(in_i)}"
 
     return _formula(of, wrt, axes, terms, lhs,
                     lambda parts: " ".join(_indexed(s, lab) for s, lab in parts) or "1",
@@ -152,6 +160,11 @@ def latex(of: str, wrt: str, axes: str, terms: Sequence[TermData]) -> str:
     r"""The entry formula as LaTeX, e.g.
     ``\frac{\partial z_{i}}{\partial W_{kj}} = a_{j} \delta_{ik}``."""
     def lhs(out_i, in_i):
+        second = split_second(of)
+        if second:  # \frac{\partial^2 C}{\partial W^1_{jl} \partial W^2_{im}}
+            return (f"\\frac{{\\partial^2 {latex_symbol(second[0])}}}"
+                    f"{{\\partial {_latex_sub(second[1], out_i)} "
+                    f"\\partial {_latex_sub(wrt, in_i)}}}")
         return (f"\\frac{{\\partial {_latex_sub(of, out_i)}}}"
                 f"{{\\partial {_latex_sub(wrt, in_i)}}}")
 
