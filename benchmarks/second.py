@@ -54,7 +54,8 @@ def second_order_cases(ops: dict, cfg, run_case) -> list[dict]:
     cases.append(_plain(run_case, "Hessian block W2 x W2, dense [64, 128, 10] batch 16", fns,
                         baseline, cfg))
     net, x, y = _mlp([16, 32, 4], 16)
-    fns = {"full": lambda: _flat(tc.hessian(net, x, y), net)}
+    fns = {"full": lambda: tc.hessian(net, x, y).matrix(),
+           "blocks": lambda: _flat(tc.hessian(net, x, y), net)}
     if "torch" in ops:
         torch = ops["torch"].lib
         loss, params = _torch_loss(torch, net, x, y)

@@ -100,8 +100,9 @@ def _hessian(blocks: Mapping, figsize):
     Figure = _matplotlib()
     names = list(dict.fromkeys(p for p, _ in blocks))
     sizes = [math.prod(blocks[p, p].out_shape) for p in names]
-    matrix = np.block([[blocks[p, q].dense().reshape(sizes[i], sizes[j])
-                        for j, q in enumerate(names)] for i, p in enumerate(names)])
+    matrix = (blocks.matrix() if hasattr(blocks, "matrix") else
+              np.block([[blocks[p, q].dense().reshape(sizes[i], sizes[j])
+                         for j, q in enumerate(names)] for i, p in enumerate(names)]))
     edges = np.cumsum([0] + sizes)
     fig = Figure(figsize=figsize or (6.5, 5.5), layout="constrained")
     ax = fig.subplots()

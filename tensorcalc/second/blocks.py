@@ -161,15 +161,17 @@ class Parts:
                           dict(zip(labels, shape)), "dC/d" + self.net.symbol(p),
                           self.net.symbol(p), _checked=True)
 
-    def block(self, p: str, q: str) -> dict[str, Derivative]:
-        """The named parts of block (p, q), in the order of the module docstring."""
+    def block(self, p: str, q: str, logits: bool = True) -> dict[str, Derivative]:
+        """The named parts of block (p, q), in the order of the module docstring (without the
+        two that go through the logits' curvature, Gauss-Newton and the output activation's,
+        when ``logits`` is False)."""
         with trusted():
-            parts = {"Gauss-Newton": self.gauss_newton(p, q)}
+            parts = {"Gauss-Newton": self.gauss_newton(p, q)} if logits else {}
             for k in self.tpl.activations:
                 term = self.curvature(k, p, q)
                 if term is not None:
                     parts[f"curvature of layer {k + 1}"] = term
-            term = self.output_curvature(p, q)
+            term = self.output_curvature(p, q) if logits else None
             if term is not None:
                 parts[f"curvature of layer {len(self.net.layers)}"] = term
             for unit in self.tpl.units:

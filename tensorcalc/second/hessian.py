@@ -17,6 +17,7 @@ from .blocks import Parts
 from .parts import HessianParts
 from .products import ggn_vp, hvp
 from .template import structured_only, template
+from .whole import HessianBlocks
 
 METHODS = ("full", "dense", "numeric")
 
@@ -61,8 +62,10 @@ def _total(parts: Mapping[str, Derivative]) -> Derivative:
 def hessian(net, x, y, wrt=None, method: str = "full"):
     """The block d2C/dp dq of the loss by parameters ``p``, ``q`` (``wrt="W1"`` for (W1, W1),
     ``wrt=("W1", "W2")`` for a cross block; ``None``: every block, as a mapping keyed by
-    pairs), a :class:`~tensorcalc.Derivative` of shape ``p.shape + q.shape`` (``W1`` by ``W1``
-    is a ``matrix-by-matrix``). ``method`` is ``"full"`` (the structured second-order chain: a
+    pairs, each block built when first read, with ``.matrix()`` the whole Hessian as one
+    array: see :class:`~tensorcalc.second.whole.HessianBlocks`), a
+    :class:`~tensorcalc.Derivative` of shape ``p.shape + q.shape`` (``W1`` by ``W1`` is a
+    ``matrix-by-matrix``). ``method`` is ``"full"`` (the structured second-order chain: a
     sum of parts, see :func:`hessian_parts`), ``"dense"`` (every part materialised first,
     refused above the dense limit) or ``"numeric"`` (central differences of the gradient). For
     a network with a layer that has no structured parts (a norm, a residual block, a hidden
@@ -82,16 +85,22 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
         raise UnknownNameError(f"unknown method {method!r}; valid methods are "
                                f"{', '.join(map(repr, METHODS))}.")
     pairs = _pairs(net, wrt)
+    parts = None
     if method == "numeric":
-        blocks = _numeric(net, x, y, pairs)
+        def build(pair, built):
+            return _numeric(net, x, y, [pair])[pair]
     elif template(net).generic:  # a layer without structured parts: exact products
-        blocks = _columns(net, x, y, pairs, hvp)
+        def build(pair, built):
+            return _columns(net, x, y, [pair], hvp)[pair]
     else:
         parts = Parts(net, template(net), x, y, dense=method == "dense")
-        blocks = {}
-        for p, q in pairs:  # block (q, p) is the transpose of block (p, q)
-            blocks[p, q] = (_swapped(blocks[q, p]) if (q, p) in blocks and p != q
-                            else _total(parts.block(p, q)))
+
+        def build(pair, built):  # block (q, p) is the transpose of block (p, q)
+            p, q = pair
+            if (q, p) in built and p != q:
+                return _swapped(built[q, p])
+            return _total(parts.block(p, q))
+    blocks = HessianBlocks(net, pairs, build, parts if method == "full" else None)
     if wrt is None:
         return blocks
     return blocks[pairs[0]]
