@@ -52,3 +52,23 @@ def output_shape_problem(yours: tuple, theirs: tuple, spelled: str, args: tuple)
             f"reference: check stride, padding, kernel size and dilation (or the number of "
             f"outputs) on both sides.")
 
+
+def require_at(at, n: int) -> None:
+    """``at`` of :func:`intermediates_check`: tensorcalc's 1-based layer index (an int) to the
+    student's key (a str)."""
+    example = "{6: 'dlogits', 5: 'dh'}"
+    if not isinstance(at, Mapping):
+        raise TensorcalcError(f"at must be a dict from layer index (1..{n}, as net.layers lists "
+                              f"them) to the key of your intermediate, e.g. {example}; got "
+                              f"{_described(at)}.")
+    ints = [isinstance(k, int) and not isinstance(k, bool) for k in at]
+    strs = [isinstance(v, str) for v in at.values()]
+    if all(ints) and all(strs):
+        return
+    swapped = all(isinstance(k, str) for k in at) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in at.values())
+    fix = ("; the keys and values are swapped: pass {" +
+           ", ".join(f"{v!r}: {k!r}" for k, v in at.items()) + "}" if swapped else "")
+    raise TensorcalcError(f"at must map each layer index (an int in 1..{n}, as net.layers "
+                          f"lists them) to the key (a str) of your dC/d(that layer's output), "
+                          f"e.g. {example}; got {dict(at)!r}{fix}.")
