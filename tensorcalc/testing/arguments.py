@@ -46,7 +46,7 @@ def require_dout(dout: np.ndarray, out_shape: tuple, whose: str = "your forward'
 
 def output_shape_problem(yours: tuple, theirs: tuple, spelled: str, args: tuple) -> str:
     """The problem line for a forward output whose shape is not the reference's."""
-    given = f" (your call's options: {', '.join(map(repr, args))})" if args else ""
+    given = f" (options {', '.join(map(repr, args))})" if args else ""
     return (f"your forward output has shape {yours}; the reference {spelled} gives shape "
             f"{theirs}. The layer's hyper-parameters differ between your call{given} and the "
             f"reference: check stride, padding, kernel size and dilation (or the number of "
