@@ -107,14 +107,32 @@ def test_the_first_wrong_intermediate_is_named(case, bug, first, fine):
 def test_missing_keys_and_wrong_shapes_are_named(case):
     params, Xb, Yb, cache, net = case
     mine = dict(mb.manual_backward(params, Xb, Yb, cache))
+    report = tc.testing.intermediates_check(mine, net, Xb, Yb, {4: "dhpreakt", 6: "dlogits"})
+    assert not report.ok and report.checks["dlogits"].ok
+    assert report.problems == ["no ['dhpreakt'] among your intermediates (dhpreakt: did you "
+                               "mean dhpreact, dhprebn?)."]
+    assert report.diagnosis[0] == ("dhpreakt is where it goes wrong walking back from the "
+                                   "loss; dlogits matches")
     with pytest.raises(AssertionError, match=r"no \['dhpreakt'\].*did you mean dhpreact"):
-        tc.testing.intermediates_check(mine, net, Xb, Yb, {4: "dhpreakt"})
+        tcs.assert_intermediates_match(mine, net, Xb, Yb, {4: "dhpreakt"})
     mine["dh"] = mine["dh"].T
     report = tc.testing.intermediates_check(mine, net, Xb, Yb, {5: "dh"})
     assert not report.ok and "dh has shape (16, 12); layer 5's output" in report.problems[0]
     mine["dh"] = mine["dh"].T.reshape(1, 12, 16)
     report = tc.testing.intermediates_check(mine, net, Xb, Yb, {5: "dh"})
     assert report.ok and "compared as layer 5's (12, 16)" in report.notes[0]
+
+
+def test_swapped_keys_and_values_of_at_say_what_at_should_hold(case):
+    params, Xb, Yb, cache, net = case
+    grads = mb.manual_backward(params, Xb, Yb, cache)
+    for check in (tc.testing.intermediates_check, tcs.assert_intermediates_match):
+        with pytest.raises(tc.TensorcalcError) as err:
+            check(grads, net, Xb, Yb, {"dlogits": 6})
+        text = str(err.value)
+        assert "layer index (an int in 1..7" in text and "swapped: pass {6: 'dlogits'}" in text
+    with pytest.raises(tc.TensorcalcError, match="at must be a dict from layer index"):
+        tc.testing.intermediates_check(grads, net, Xb, Yb, ["dlogits"])
 
 
 def _torch_stack(name, net, x, y):

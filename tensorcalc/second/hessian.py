@@ -11,7 +11,7 @@ import numpy as np
 from ..backprop import backprop
 from ..core.derivative import Derivative
 from ..core.term import Term
-from ..errors import UnknownNameError
+from ..errors import TensorcalcError, UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
 from .parts import HessianParts
@@ -23,9 +23,16 @@ METHODS = ("full", "dense", "numeric")
 
 
 def _pairs(net, wrt) -> list[tuple[str, str]]:
+    """The blocks ``wrt`` names: a name, a tuple pair, or None (every block). A list is
+    refused, even one of two names: one block is a pair ``(p, q)``, a tuple."""
     names = list(net.params)
     if wrt is None:
         return [(p, q) for p in names for q in names]
+    if isinstance(wrt, list):
+        raise TensorcalcError(f"wrt is a list, {wrt!r}; one block is a parameter name or a "
+                              f"tuple of two (wrt=('W1', 'W2')), every block is wrt=None: pass "
+                              f"a tuple, and call once per pair for several blocks; the "
+                              f"parameters are {names}.")
     pair = (wrt, wrt) if isinstance(wrt, str) else tuple(wrt)
     if len(pair) != 2 or any(n not in net.params for n in pair):
         raise UnknownNameError(f"wrt must be a parameter name, a pair of them or None (every "

@@ -58,11 +58,25 @@ def _apply(H: Derivative, u: np.ndarray) -> np.ndarray:
     return chain(H, U).dense()
 
 
+def _require_mapping(net, v, who: str) -> None:
+    """``v`` must map parameter names to parameter-shaped arrays."""
+    if not isinstance(v, Mapping):
+        shape = getattr(v, "shape", None)
+        got = f"{type(v).__name__} of shape {tuple(shape)}" if shape is not None else (
+            type(v).__name__)
+        shapes = ", ".join(f"{k!r}: {a.shape}" for k, a in net.params.items())
+        raise TensorcalcError(f"{who}'s v must be a dict from parameter name to an array of "
+                              f"that parameter's shape ({{{shapes}}}; leave a name out for a "
+                              f"zero direction); got a {got}.")
+
+
 def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
         ) -> dict[str, np.ndarray]:
     """The Hessian of the loss by the parameters times ``v`` (a dict of parameter-shaped
     arrays; a missing name is a zero direction), exact, each result in its parameter's
-    shape. ``gauss_newton=True`` gives the Gauss-Newton product instead (:func:`ggn_vp`).
+    shape; ``v`` of another type is a :class:`~tensorcalc.TensorcalcError` listing the
+    parameters' names and shapes. ``gauss_newton=True`` gives the Gauss-Newton product instead
+    (:func:`ggn_vp`).
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], hidden="tanh", output="softmax",
@@ -73,6 +87,7 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     >>> bool(np.allclose(Hv["W1"], np.einsum("ijkl,kl->ij", block, np.ones((4, 3)))))
     True
     """
+    _require_mapping(net, v, "ggn_vp" if gauss_newton else "hvp")
     tpl = template(net)
     d = _directions(net, v)
     fw = net.forward(x)
@@ -228,4 +243,5 @@ def ggn_vp(net, x, y, v: Mapping[str, object]) -> dict[str, np.ndarray]:
     >>> bool(np.allclose(Gv["W2"], np.einsum("ijkl,kl->ij", G, np.eye(2, 4))))
     True
     """
+    _require_mapping(net, v, "ggn_vp")
     return hvp(net, x, y, v, gauss_newton=True)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..backprop import backprop
 from ..core.validate import plain_array
+from .arguments import require_at
 from .gradients import GRADIENT_TOLERANCES
 from .report import GradientCheck, check_param, diagnose
 
@@ -22,7 +23,9 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
     keys are read, so a notebook's ``globals()`` will do) against dC/d(output of that layer),
     in one report whose diagnosis names the first wrong one walking back from the loss. An
     array of another shape is a failure naming both shapes, except one that differs only by
-    singleton axes ((1, n) for (n,)), which is compared and noted.
+    singleton axes ((1, n) for (n,)), which is compared and noted; a key the student does not
+    have is a failure too, with the nearest keys they do have. ``at`` of another form (a key
+    for an index, say) is a :class:`~tensorcalc.TensorcalcError` saying what it should hold.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.stack([tc.Dense(3), "tanh", tc.Dense(2)], input_shape=(2,),
@@ -33,26 +36,23 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
     True
     """
     __tracebackhide__ = True
-    missing = [key for key in at.values() if key not in student]
-    if missing:
-        near = {k: difflib.get_close_matches(k, [str(s) for s in student], n=2)
-                for k in missing}
-        hints = "; ".join(f"{k}: did you mean {', '.join(v)}?" for k, v in near.items() if v)
-        raise AssertionError(f"no {missing} among your intermediates" +
-                             (f" ({hints})" if hints else "") + ".")
     n = len(net.layers)
+    require_at(at, n)
+    missing = [key for key in at.values() if key not in student]
     bad = [l for l in at if not (isinstance(l, int) and 1 <= l <= n)]
     if bad:
         raise AssertionError(f"layer indices {bad} are not in 1..{n} (the network's layers, "
                              f"as net.layers lists them).")
     reference = backprop(net, x, y, "full", intermediates=True).intermediates
     rtol, atol = GRADIENT_TOLERANCES[np.dtype(np.float64)]
-    checks, yours, expected, problems, notes = {}, {}, {}, [], []
-    order, misshapen = [], set()  # every key in the order backprop meets them
+    checks, yours, expected, problems, notes = {}, {}, {}, _missing(missing, student), []
+    order, misshapen = [], set(missing)  # every key in the order backprop meets them
     for l in sorted(at, reverse=True):
         key, want = at[l], reference[l].dense()
-        got = plain_array(student[key]).astype(np.float64)
         order.append(key)
+        if key in misshapen:
+            continue
+        got = plain_array(student[key]).astype(np.float64)
         if got.shape != want.shape:
             if _squeezed(got.shape) == _squeezed(want.shape):
                 notes.append(f"{key}: your {got.shape} compared as layer {l}'s {want.shape}")
@@ -75,6 +75,15 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
         report.diagnosis.insert(0, f"{wrong[0]} is where it goes wrong walking back from the "
                                    f"loss" + (f"; {', '.join(later)} {verb}" if later else ""))
     return report
+
+
+def _missing(missing: list[str], student: Mapping) -> list[str]:
+    """The problem line for keys of ``at`` the student does not have, with near names."""
+    if not missing:
+        return []
+    near = {k: difflib.get_close_matches(k, [str(s) for s in student], n=2) for k in missing}
+    hints = "; ".join(f"{k}: did you mean {', '.join(v)}?" for k, v in near.items() if v)
+    return [f"no {missing} among your intermediates" + (f" ({hints})" if hints else "") + "."]
 
 
 def _squeezed(shape: tuple) -> tuple:

@@ -126,6 +126,23 @@ def ties_line(reference_layers, arrays: dict[str, np.ndarray]) -> str | None:
     return None
 
 
+def returned_none(report, grads: list, floats: list[str]) -> bool:
+    """A backward that returned None (a missing return statement) or None for some gradients:
+    a problem naming them."""
+    if len(grads) == 1 and grads[0] is None:
+        report.problems.append("backward returned None: it must return the gradients, "
+                               f"{', '.join('d' + k for k in floats) or 'one per float input'}"
+                               " (a missing return statement?).")
+        return True
+    empty = [f"d{k}" for k, g in zip(floats, grads) if g is None]
+    if empty and len(grads) == len(floats):
+        report.problems.append(f"backward returned None for {', '.join(empty)}: return every "
+                               f"gradient, one per float input, in order: "
+                               f"{', '.join('d' + k for k in floats)}.")
+        return True
+    return False
+
+
 def student_traceback(err: BaseException) -> str:
     """The exception with the library's own frames left out."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)

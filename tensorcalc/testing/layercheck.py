@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ..errors import TensorcalcError
+from .arguments import output_shape_problem, require_dout, require_inputs
 from .gradients import GRADIENT_TOLERANCES, NUMERIC_TOLERANCES, _central
 from .layer_diagnosis import (
     accumulate_line,
@@ -16,12 +17,14 @@ from .layer_diagnosis import (
     counts_for,
     dropout_line,
     kink_line,
+    returned_none,
     shape_problem,
     snapshot,
     student_traceback,
     term_lines,
     ties_line,
 )
+from .layer_snippet import snippet
 from .reference import like, spelled, to_numpy
 from .reference import reference as exact
 from .report import GradientCheck, check_param, diagnose
@@ -108,8 +111,9 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
     embedding's ids) pass through and get no gradient. ``dout`` is drawn from a stream of its
     own (``seed``) unless given, and reaches ``backward`` in the array type of the first
     input. The samples are along axis 0. Never raises on a mismatch: read ``.ok`` and print
-    the report; ``strict=True`` also fails on a backward that writes into ``dout`` or the
-    cache.
+    the report (a forward output of another shape than the reference's, a backward that
+    returns None, is a problem in it); ``strict=True`` also fails on a backward that writes
+    into ``dout`` or the cache. A ``dout`` given must have exactly the output's shape.
 
     >>> import numpy as np, tensorcalc as tc
     >>> def relu_forward(x):
@@ -121,12 +125,13 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
     True
     """
     __tracebackhide__ = True
+    require_inputs(inputs, "check_layer")
     given = dict(inputs)
     arrays = {k: to_numpy(v) for k, v in given.items()}
     floats = [k for k, a in arrays.items() if a.dtype.kind == "f"]
     rtol, atol, tolerance = _tolerance({k: arrays[k] for k in floats}, reference is None)
     report = GradientCheck({}, tolerance=tolerance, strict=strict)
-    report.reproducer = _snippet(forward, backward, given, args, reference, dout, seed)
+    report.reproducer = snippet(forward, backward, given, args, reference, dout, seed)
     try:
         result = forward(*(v.clone() if hasattr(v, "clone") else np.array(v, copy=True)
                            for v in given.values()), *args)
@@ -138,7 +143,14 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
         return report
     out, cache = result
     out_arr = to_numpy(out)
+    if reference is not None:
+        ref_out = exact(reference, given, student_out=out_arr).out
+        if ref_out.shape != out_arr.shape:
+            report.problems.append(output_shape_problem(out_arr.shape, ref_out.shape,
+                                                        spelled(reference), args))
+            return report
     d = to_numpy(dout) if dout is not None else _dout_stream(seed).standard_normal(out_arr.shape)
+    require_dout(d, out_arr.shape)
     d = d.astype(np.float64)
     passed = _dout_like(given, floats, d)
     before = (snapshot(passed), snapshot(cache))
@@ -148,6 +160,8 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
         return _crashed(report, "backward", err, reference, arrays)
     _in_place(report, before, passed, cache)
     grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+    if returned_none(report, grads, floats):
+        return report
     if len(grads) != len(floats):
         report.problems.append(f"backward returned {len(grads)} gradient(s); expected one per "
                                f"float input, in order: {', '.join('d' + k for k in floats)}.")
@@ -181,6 +195,7 @@ def check_vjp(reference, inputs: Mapping[str, object], dout, grads: Mapping[str,
     True
     """
     __tracebackhide__ = True
+    require_inputs(inputs, "check_vjp")
     arrays = {k: to_numpy(v) for k, v in dict(inputs).items()}
     unknown = [k for k in grads if k not in arrays]
     if unknown:
@@ -247,10 +262,7 @@ def _in_place(report, before, dout, cache) -> None:
 
 
 def _forward_check(report, out: np.ndarray, ref: np.ndarray, rtol, atol) -> None:
-    if out.shape != ref.shape:
-        report.problems.append(f"the forward output has shape {out.shape}; the reference's "
-                               f"has shape {ref.shape}.")
-        return
+    """The forward value against the reference's (its shape was checked before)."""
     report.checks["out"] = check_param("out", out.astype(np.float64), ref, rtol, atol)
 
 
@@ -273,26 +285,3 @@ def _numeric(forward, given, args, dout, floats, report) -> dict[str, np.ndarray
             report.notes.append(f"{name}: the output is not smooth within the step at entry "
                                 f"{kink} (a kink); the numeric value there mixes the two sides")
     return expected
-
-
-def _source(value) -> str:
-    a = to_numpy(value)
-    return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
-
-
-def _snippet(forward, backward, given, args, reference, dout, seed) -> str:
-    size = sum(to_numpy(v).size for v in given.values())
-    call = ", ".join([getattr(forward, "__name__", "forward"),
-                      getattr(backward, "__name__", "backward"), "inputs",
-                      *map(repr, args)])
-    options = ([f"reference={spelled(reference)}"] if reference is not None else []) + (
-        ["dout=dout"] if dout is not None else [] if seed == 0 else [f"seed={seed}"])
-    if size + (0 if dout is None else to_numpy(dout).size) > 600:
-        return (f"# inputs of {size} entries: save them (np.savez) and call\n"
-                f"tc.check_layer({call}{''.join(', ' + o for o in options)})")
-    lines = ["import numpy as np", "import tensorcalc as tc",
-             "inputs = {" + ", ".join(f"{k!r}: {_source(v)}" for k, v in given.items()) + "}"]
-    if dout is not None:
-        lines.append(f"dout = {_source(dout)}")
-    lines.append(f"print(tc.check_layer({call}{''.join(', ' + o for o in options)}))")
-    return "\n".join(lines)

@@ -4,6 +4,7 @@ vector-Jacobian product of the structured chain, for the input and every paramet
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,9 +14,10 @@ from ..backprop import backprop
 from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..core.validate import plain
-from ..errors import TensorcalcError
-from ..layers import Dropout, Flatten, Layer, Loss
+from ..errors import ShapeMismatchError, TensorcalcError
+from ..layers import NAMED, Activation, Dropout, Flatten, Layer, Loss, as_layer
 from ..network import Network
+from .arguments import require_dout
 
 #: ``0.5 * sum (a - y)^2`` has dC/da = a - y: with y = a - dout it is ``dout``.
 _PROBE = Loss("squared_error", scale=0.5, reduction="sum")
@@ -36,19 +38,39 @@ def like(template, array: np.ndarray):
 
 
 def as_layers(reference) -> list[Layer]:
+    """The reference as a list of registry layers: a layer, a bare name a stack takes
+    (``"relu"``, ``"softmax"``), or a list of them."""
     layers = list(reference) if isinstance(reference, (list, tuple)) else [reference]
+    out = []
     for layer in layers:
+        if isinstance(layer, str) and layer in NAMED:
+            layer = as_layer(layer)
         if not isinstance(layer, Layer):
-            raise TensorcalcError(f"reference must be a registry layer or a list of them (e.g. "
-                                  f"tc.BatchNorm(), [tc.Flatten(), tc.Dense(10, "
-                                  f"weights='in_out')]); got {layer!r}.")
-    return layers
+            near = difflib.get_close_matches(layer, list(NAMED), n=1) if isinstance(
+                layer, str) else []
+            hint = (f" Did you mean {near[0]!r}, that is {source(as_layer(near[0]))}?"
+                    if near else "")
+            raise TensorcalcError(f"reference must be a registry layer, a name such as 'relu', "
+                                  f"or a list of them (e.g. tc.BatchNorm(), tc.Activation("
+                                  f"'relu'), [tc.Flatten(), tc.Dense(10, weights='in_out')]); "
+                                  f"got {layer!r}; the names are {', '.join(map(repr, NAMED))}."
+                                  f"{hint}")
+        out.append(layer)
+    return out
+
+
+def source(layer: Layer) -> str:
+    """One layer as Python source: ``tc.Activation('relu')``, ``tc.Softmax()``, ``tc.Dense(3)``
+    (a layer whose repr is its bare name gets its class spelled out)."""
+    text = repr(layer)
+    if text[:1] in "'\"":
+        return f"tc.{type(layer).__name__}({text if isinstance(layer, Activation) else ''})"
+    return f"tc.{text}"
 
 
 def spelled(reference) -> str:
     """The reference as Python source (``tc.BatchNorm()``, ``[tc.Flatten(), tc.Dense(3)]``)."""
-    layers = as_layers(reference)
-    text = ", ".join(f"tc.{layer!r}" for layer in layers)
+    text = ", ".join(map(source, as_layers(reference)))
     return f"[{text}]" if isinstance(reference, (list, tuple)) else text
 
 
@@ -65,16 +87,19 @@ class Reference:
 
 def _mask_from(layers: list[Layer], x: np.ndarray, student_out) -> list[Layer]:
     """A dropout without a mask takes the student's: kept where the output is not zero (or
-    where the input is zero, which a mask cannot change)."""
+    where the input is zero, which a mask cannot change). A student's output of another shape
+    leaves every entry kept; the caller reports the shapes."""
     out = []
     for k, layer in enumerate(layers):
         if isinstance(layer, Dropout) and layer.mask is None:
-            if k or student_out is None or np.shape(student_out) != x.shape:
+            if k or student_out is None:
                 raise TensorcalcError("a Dropout reference without a mask reads the mask from "
                                       "your output, so it must be the only layer and your "
                                       "output must have the input's shape; or pass "
                                       "tc.Dropout(p, mask=...).")
-            layer = Dropout(layer.p, mask=((student_out != 0) | (x == 0)).astype(float))
+            kept = (np.ones(x.shape) if np.shape(student_out) != x.shape else
+                    (student_out != 0) | (x == 0))
+            layer = Dropout(layer.p, mask=kept.astype(float))
         out.append(layer)
     return out
 
@@ -98,14 +123,36 @@ def _network(reference_layers, inputs: Mapping[str, object], student_out=None):
             f"the reference {spelled(reference_layers)} takes the input and then "
             f"{len(ours)} parameters ({', '.join(ours) or 'none'}), in that order; inputs has "
             f"{len(names)} arrays ({', '.join(names)}).")
-    params = {}
-    for ours_name, name in zip(ours, names[1:]):
-        want = net.params[ours_name].shape
-        if arrays[name].size != int(np.prod(want)):
-            raise TensorcalcError(f"inputs[{name!r}] has shape {arrays[name].shape}; the "
-                                  f"reference's {ours_name} has shape {want}.")
-        params[ours_name] = arrays[name].reshape(want).astype(np.float64)
+    params = {ours_name: _fitted(name, arrays[name], ours_name, net.params[ours_name].shape,
+                                 reference_layers)
+              for ours_name, name in zip(ours, names[1:])}
     return net.with_params(params), x, layers, names, arrays, integer
+
+
+def _unit_free(shape: tuple) -> tuple:
+    return tuple(n for n in shape if n != 1)
+
+
+def _fitted(name: str, given: np.ndarray, ours: str, want: tuple, reference_layers
+            ) -> np.ndarray:
+    """A parameter in the reference's shape. It may differ from it only by singleton axes
+    (gamma held as (1, D) or (1, C, 1, 1) for (D,) or (C,)); any other shape is refused, even
+    with the right number of entries (an (in, out) weight is not an (out, in) one)."""
+    if given.shape != want and _unit_free(given.shape) != _unit_free(want):
+        hint = ""
+        if given.ndim == 2 and given.shape == want[::-1]:
+            hint = (" It is the expected shape transposed: a weight stored (in, out) against "
+                    "an (out, in) reference, or the other way round. Build the reference in "
+                    "your convention (tc.Dense(n, weights=\"in_out\") for z = x W + b, the "
+                    "default weights=\"out_in\" for z = x W^T + b) or pass the transpose "
+                    f"(inputs[{name!r}].T).")
+        elif given.size == int(np.prod(want)):
+            hint = (" It has the right number of entries in another layout, which is never "
+                    "reshaped: hold it as the reference's layer does.")
+        raise ShapeMismatchError(f"inputs[{name!r}] has shape {given.shape}; the reference "
+                                 f"{spelled(reference_layers)} expects its {ours} with shape "
+                                 f"{want}.{hint}")
+    return given.reshape(want).astype(np.float64)
 
 
 def reference(reference_layers, inputs: Mapping[str, object], dout=None,
@@ -142,10 +189,8 @@ def term_vjps(reference_layers, inputs: Mapping[str, object], dout) -> dict[str,
 
 def _vjp(layers, net, x, params, dout, names, arrays, integer) -> dict[str, np.ndarray]:
     out = net(x)
-    if dout.size != out.size:
-        raise TensorcalcError(f"dout has shape {dout.shape}; the layer's output has shape "
-                              f"{out.shape}.")
-    dout = dout.reshape(out.shape).astype(np.float64)
+    require_dout(dout, out.shape, "the layer's output")
+    dout = dout.astype(np.float64)
     probe = net
     if out.ndim > 2:  # the loss takes (N, n): read the output flattened
         probe = Network.stack([*layers, Flatten()], input_shape=x.shape[1:], loss=_PROBE,
