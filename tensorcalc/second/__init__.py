@@ -3,7 +3,9 @@
 ``hessian(net, x, y, wrt=("W1", "W2"))`` is the block d2C/dW^1 dW^2 as a sum of parts (the
 Gauss-Newton term, one curvature term per activation, the bilinear terms of the dense and
 convolution layers, weight decay; see :mod:`tensorcalc.second.blocks`), each a chain of the first
-order's structured Jacobians; ``hvp`` and ``ggn_vp`` apply the Hessian and the Gauss-Newton
+order's structured Jacobians; ``hessian(net, x, y)`` maps every pair to its block, and its
+``.matrix()`` is the whole Hessian in one array (:mod:`tensorcalc.second.whole`); ``hvp`` and
+``ggn_vp`` apply the Hessian and the Gauss-Newton
 matrix to a direction without building any block.
 """
 
