@@ -18,6 +18,7 @@ import numpy as np
 from .core.derivative import Derivative
 from .errors import TensorcalcError
 from .panels import DRAW_BUDGET, Letters, Panel, axis_label, panel, structure_mask
+from .second.parts import HessianParts
 
 #: Colour of structural zeros.
 STRUCTURAL_ZERO = "#cfcfcf"
@@ -151,7 +152,9 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
     each derivative chained, then the result (a gradient in its parameter's shape), each with
     its colour bar; the panels of a step share one colour scale, and an index letter names the
     same axis in every panel. A panel that is faint on the shared scale gives its largest
-    entry in its title. Big tensors are drawn compact, with a note.
+    entry in its title. Big tensors are drawn compact, with a note. The parts of a Hessian
+    block (``tc.explain(net, x, y, ("W1", "W1"))``) are drawn one part to a row, then the
+    block, their sum, all on one colour scale.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], seed=0)
@@ -160,10 +163,17 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
     >>> last.images[0].get_array().shape  # dC/dW^1 as W^1's 4 x 3 matrix
     (4, 3)
     """
+    if isinstance(steps, HessianParts):
+        return _parts(steps, figsize)
     steps = list(getattr(steps, "steps", steps))  # an Explanation, or its steps
     if not steps:
         raise TensorcalcError("plot_chain needs at least one step, e.g. "
                               "tc.plot_chain(tc.explain(net, x, y, 'W1')).")
+    if not all(hasattr(s, "parts") and hasattr(s, "result") for s in steps):
+        raise TensorcalcError(f"plot_chain draws the steps of an explanation, e.g. "
+                              f"tc.plot_chain(tc.explain(net, x, y, 'W1')); got "
+                              f"{type(steps[0]).__name__} items (draw one derivative with "
+                              f"tc.plot(d)).")
     Figure = _matplotlib()
     cols = max(len(s.parts) for s in steps) + 1
     fig = Figure(figsize=figsize or (3.4 * cols, 2.8 * len(steps)), layout="constrained")
@@ -185,4 +195,21 @@ def plot_chain(steps: Sequence, *, figsize: tuple[float, float] | None = None):
                 ax.set_visible(False)
     fig.suptitle("each row: one chain-rule step, its panels on one shared colour scale "
                  "(grey = structural zero)")
+    return fig
+
+
+def _parts(parts: HessianParts, figsize):
+    """Each part of a Hessian block as one row, then their sum, on one colour scale."""
+    Figure = _matplotlib()
+    rows = list(parts.items()) + [(f"the block: the sum of the {len(parts)} parts",
+                                   parts.total())]
+    fig = Figure(figsize=figsize or (6.0, 2.8 * len(rows)), layout="constrained")
+    letters = Letters()
+    panels = [(panel(d, letters), name, d) for name, d in rows]
+    vmax = max(p.vmax for p, _, _ in panels)
+    for ax, (p, name, d) in zip(fig.subplots(len(rows), 1, squeeze=False)[:, 0], panels):
+        faint = f", max |entry| {p.vmax:.2g}" if 0 < p.vmax < FAINT * vmax else ""
+        _draw(fig, ax, p, vmax, f"{name}\n{d.kind} {d.shape}{faint}", 7)
+    fig.suptitle(f"d2C/d{parts.of[4:]} d{parts.wrt}: one part of the Hessian block per row,\n"
+                 f"then their sum; one colour scale (grey = structural zero)")
     return fig

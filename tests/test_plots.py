@@ -225,3 +225,30 @@ def test_a_whole_network_hessian_is_drawn_with_its_blocks(tmp_path):
     assert len(ax.lines) == 2 * 3  # boundaries between the four parameters, both ways
     assert [t.get_text() for t in ax.get_xticklabels()] == ["W1", "b1", "W2", "b2"]
     fig.savefig(tmp_path / "h.png", dpi=40)
+
+
+def test_hessian_parts_are_drawn_one_part_per_row_then_their_sum():
+    net = tc.Network.random([3, 4, 2], seed=0)
+    x, y = np.array([0.5, -0.2, 0.1]), np.array([1.0, 0.0])
+    parts = tc.explain(net, x, y, ("W1", "W1"))
+    fig = tc.plot_chain(parts)
+    panels = _panels(fig)
+    assert [ax.get_title().split("\n")[0] for ax in panels] == [
+        *parts, "the block: the sum of the 3 parts"]
+    assert len(_colorbars(fig)) == len(panels)
+    for ax, d in zip(panels, [*parts.values(), parts.total()]):
+        np.testing.assert_allclose(np.ma.getdata(ax.images[0].get_array()),
+                                   d.dense().reshape(12, 12), atol=1e-15)
+    block = tc.hessian(net, x, y)["W1", "W1"].dense().reshape(12, 12)
+    np.testing.assert_allclose(np.ma.getdata(panels[-1].images[0].get_array()), block,
+                               rtol=1e-10, atol=1e-14)
+    assert {ax.images[0].get_clim() for ax in panels} == {panels[0].images[0].get_clim()}
+    _letters_agree(fig)
+
+
+def test_plot_chain_of_gradients_says_what_it_draws():
+    net = tc.Network.random([3, 4, 2], seed=0)
+    g = tc.backprop(net, np.ones(3), np.zeros(2))
+    with pytest.raises(tc.TensorcalcError, match=r"plot_chain draws the steps of an explanation"
+                       r".*got str items \(draw one derivative with tc.plot\(d\)\)"):
+        tc.plot_chain(g)

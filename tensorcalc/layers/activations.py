@@ -28,6 +28,7 @@ from .primitive import (
     register,
     twice,
 )
+from .words import Words
 
 
 def elementwise(name: str, short: str, f, prime, rule: str, example=None,
@@ -194,6 +195,7 @@ class Activation(Layer):
     """
 
     kind = "activation"
+    grammar = "[activation] NAME (relu, tanh, ...), or [activation] leaky_relu [slope]"
     symbol = "a"
 
     def __init__(self, name: str | Elementwise, *, approximate: str = "none",
@@ -237,9 +239,12 @@ class Activation(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if len(words) == 2 and words[0] == "leaky_relu":
-            return cls("leaky_relu", slope=float(words[1]))
-        return cls(*words)
+        """``NAME``, or ``leaky_relu [slope]``."""
+        w = Words(cls, words)
+        name = w.value("the activation's name", str)
+        slope = w.optional(float) if name == "leaky_relu" else None
+        w.done()
+        return cls(name, slope=slope)
 
     def __repr__(self) -> str:
         if self.slope not in (None, LEAKY_SLOPE):

@@ -15,7 +15,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from ..core.derivative import Derivative
-from ..errors import TensorcalcError, UnknownNameError
+from ..errors import UnknownNameError
+from .words import Words
 
 
 class Ctx(NamedTuple):
@@ -52,6 +53,9 @@ class Layer:
     example_input: ClassVar[tuple[int, ...]] = (4,)
     #: True for kinds that normalise over the batch, so they take batches only.
     needs_batch: ClassVar[bool] = False
+    #: How the one-line grammar writes the kind with its options (``"dense N [nobias]
+    #: [in_out]"``, ``{kind}`` standing for the kind); empty for a kind without options.
+    grammar: ClassVar[str] = ""
     #: One line of mathematics per derivative: ``"x"`` and each parameter symbol.
     formulas: ClassVar[Mapping[str, str]] = {}
 
@@ -117,9 +121,9 @@ class Layer:
 
     @classmethod
     def from_words(cls, words: list[str]) -> Layer:
-        """The layer that ``kind word word ...`` in the one-line grammar describes."""
-        if words:
-            raise TensorcalcError(f"layer {cls.kind!r} takes no options; got {words}.")
+        """The layer that ``kind word word ...`` in the one-line grammar describes; a word it
+        does not read is an error naming the word and :attr:`grammar`."""
+        Words(cls, words).done()
         return cls()
 
     def spec(self) -> str:

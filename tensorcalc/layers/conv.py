@@ -19,6 +19,7 @@ from ..errors import ShapeMismatchError, TensorcalcError
 from .base import Ctx, Layer, register_kind
 from .primitive import Primitive, register
 from .windowing import INP, OUT, TAP, Geometry, axis_value, axis_word, per_axis
+from .words import Words
 
 
 def _spec(dims: int) -> str:
@@ -123,6 +124,7 @@ class Conv(Layer):
     ``(C, H, W)``). Parameters ``K<l>`` of shape (C_out, C_in, *kernel) and ``b<l>``."""
 
     kind = "conv"
+    grammar = "{kind} C K [stride S] [padding P] [dilation D] [nobias]"
     symbol = "y"
     decay = ("K",)
     dims: int | None = None
@@ -232,12 +234,16 @@ class Conv(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if len(words) < 2:
-            raise TensorcalcError(f"'{cls.kind}' needs channels and kernel size, e.g. "
-                                  f"'{cls.kind} 4 3'; got {words}.")
-        opts = {{"s": "stride", "p": "padding", "d": "dilation"}[w[0]]: axis_value(w[1:])
-                for w in words[2:] if w[0] in "spd" and w[1:2].isdigit()}
-        return cls(int(words[0]), axis_value(words[1]), bias="nobias" not in words, **opts)
+        """``C K [stride S] [padding P] [dilation D] [nobias]``: C kernels of size K, each
+        option an int or one per axis (``3x2``), ``s2``, ``p1``, ``d2`` for short."""
+        w = Words(cls, words)
+        channels, kernel = w.value("the channels C"), w.value("the kernel size K", axis_value)
+        options = {name: w.option(name, axis_value) for name in ("stride", "padding",
+                                                                 "dilation")}
+        bias = not w.flag("nobias")
+        w.done()
+        return cls(channels, kernel, bias=bias,
+                   **{k: v for k, v in options.items() if v is not None})
 
     def __repr__(self) -> str:
         kernel_size, stride, padding, dilation = self.options

@@ -16,6 +16,7 @@ from ..core.validate import as_float_array
 from ..errors import ShapeMismatchError, TensorcalcError, UnknownNameError
 from .base import Ctx, Layer, register_kind, wrap
 from .primitive import Primitive, register
+from .words import Words
 
 WEIGHTS = ("out_in", "in_out")
 
@@ -102,6 +103,7 @@ class Dense(Layer):
     """
 
     kind = "dense"
+    grammar = "dense N [nobias] [in_out]"
     symbol = "z"
     decay = ("W",)
 
@@ -183,14 +185,10 @@ class Dense(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if not words or not words[0].isdigit():
-            raise TensorcalcError(f"'dense' needs its width, e.g. 'dense 16'; got {words}.")
-        unknown = set(words[1:]) - {"nobias", "in_out"}
-        if unknown:
-            raise TensorcalcError(f"unknown dense options {sorted(unknown)}; valid options are "
-                                  f"'nobias' and 'in_out'.")
-        return cls(int(words[0]), bias="nobias" not in words,
-                   weights="in_out" if "in_out" in words else "out_in")
+        w = Words(cls, words)
+        n_out, bias, in_out = w.value("the width N"), not w.flag("nobias"), w.flag("in_out")
+        w.done()
+        return cls(n_out, bias=bias, weights="in_out" if in_out else "out_in")
 
     def spec(self) -> str:
         extra = ("" if self.bias else " nobias") + ("" if self.weights == "out_in" else " in_out")

@@ -14,6 +14,7 @@ from ..core.validate import as_float_array
 from ..errors import TensorcalcError
 from .base import Ctx, Layer, register_kind, wrap
 from .primitive import Primitive, feature_labels, register, structured
+from .words import Words
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, seed: int, dtype=np.float64) -> np.ndarray:
@@ -68,6 +69,7 @@ class Dropout(Layer):
     """
 
     kind = "dropout"
+    grammar = "dropout P [seed]"
     symbol = "r"
 
     def __init__(self, p: float, seed: int = 0, mask=None) -> None:
@@ -112,9 +114,11 @@ class Dropout(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if not words:
-            raise TensorcalcError("'dropout' needs its probability, e.g. 'dropout 0.5'.")
-        return cls(float(words[0]), *(int(w) for w in words[1:2]))
+        """``P [seed]``: the drop probability P and the mask's seed (0 when left out)."""
+        w = Words(cls, words)
+        p, seed = w.value("the drop probability P", float), w.optional(int, 0)
+        w.done()
+        return cls(p, seed)
 
     def spec(self) -> str:
         return f"dropout {self.p:g}" + ("" if self.seed == 0 else f" {self.seed}")

@@ -14,6 +14,7 @@ from ..core.derivative import Derivative
 from ..core.term import Lookup, Term
 from ..errors import InvalidInputError, TensorcalcError
 from .base import Ctx, Layer, register_kind
+from .words import Words
 
 
 def token_ids(x: np.ndarray, num: int) -> np.ndarray:
@@ -47,6 +48,7 @@ class Embedding(Layer):
     """
 
     kind = "embedding"
+    grammar = "embedding NUM DIM"
     symbol = "e"
     params = ("C",)
     formulas = {"x": "de/dX: no derivative by integer token ids (they are data)",
@@ -109,10 +111,10 @@ class Embedding(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if len(words) != 2:
-            raise TensorcalcError(f"'embedding' needs the table size and the dimension, e.g. "
-                                  f"'embedding 27 10'; got {words}.")
-        return cls(int(words[0]), int(words[1]))
+        w = Words(cls, words)
+        num, dim = w.value("the table size NUM"), w.value("the dimension DIM")
+        w.done()
+        return cls(num, dim)
 
     def spec(self) -> str:
         return f"embedding {self.num} {self.dim}"

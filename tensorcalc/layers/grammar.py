@@ -6,17 +6,22 @@ spaces; a residual block wraps a stack in parentheses:
     dense 16, relu, batchnorm, dense 10, softmax
     dense 8 in_out, residual(dense 8, layernorm, relu), dropout 0.2 3, dense 2 nobias
     conv 4 3, relu, maxpool 2, flatten, dense 10, softmax
+    conv2d 8 3 stride 2 padding 1, relu, maxpool 3 stride 2, flatten, dense 10
 
-Kinds: ``dense N [nobias] [in_out]``, an activation name (``relu``, ``tanh``, ...),
-``softmax``, ``batchnorm [eps]``, ``layernorm [eps]``, ``dropout P [seed]``,
-``residual(...)``, ``conv C K [sS] [pP] [dD] [nobias]`` (C kernels of size K, stride S,
-padding P, dilation D; ``3x2`` gives one value per axis; 1 or 2 spatial axes from the input
-shape), ``maxpool K [sS]``, ``avgpool K [sS]``, ``flatten``.
+Kinds: ``dense N [nobias] [in_out]``, an activation name (``relu``, ``tanh``, ...;
+``leaky_relu [slope]``), ``softmax``, ``batchnorm [eps] [unbiased]``, ``layernorm [eps]``,
+``dropout P [seed]``, ``residual(...)``, ``conv C K [stride S] [padding P] [dilation D]
+[nobias]`` (C kernels of size K; ``s2``, ``p1``, ``d2`` for short; ``3x2`` gives one value per
+axis; ``conv1d``/``conv2d`` fix 1 or 2 spatial axes, ``conv`` takes them from the input
+shape), ``maxpool K [stride S]``, ``avgpool K [stride S]`` (stride defaults to K; no
+padding), ``batchnorm2d [eps]``, ``groupnorm G [eps]``, ``embedding NUM DIM``, ``flatten``.
+A word a layer does not take is an error that names the word and how the layer is written.
 """
 
 from __future__ import annotations
 
 from ..errors import TensorcalcError, UnknownNameError
+from .activations import ACTIVATIONS, Activation
 from .base import KINDS, NAMED, Layer
 
 
@@ -55,8 +60,13 @@ def parse_layers(text: str) -> list[Layer]:
             layers.append(KINDS[kind](parse_layers(inner[:-1])))
             continue
         kind, *words = item.split()
+        if kind in ACTIVATIONS and words:  # leaky_relu 0.2
+            kind, words = Activation.kind, [kind, *words]
         if kind in NAMED and not words:
             layers.append(NAMED[kind]())
+        elif getattr(KINDS.get(kind), "takes_stack", False):
+            raise TensorcalcError(f"{kind!r} wraps a stack in parentheses, e.g. '{kind}(dense "
+                                  f"8, relu)'; got {item!r}.")
         elif kind in KINDS:
             try:
                 layers.append(KINDS[kind].from_words(words))

@@ -19,6 +19,7 @@ from ..core.derivative import Derivative
 from ..errors import InvalidInputError, ShapeMismatchError, TensorcalcError
 from .base import NAMED, Ctx, Layer, register_kind
 from .primitive import structured
+from .words import Words
 
 SPATIAL, PRIMED = "hw", "uv"
 
@@ -98,6 +99,7 @@ class BatchNorm2d(_MapNorm):
     """
 
     kind = "batchnorm2d"
+    grammar = "batchnorm2d [eps]"
     needs_batch = True
 
     def __init__(self, eps: float = 1e-5) -> None:
@@ -152,7 +154,10 @@ class BatchNorm2d(_MapNorm):
 
     @classmethod
     def from_words(cls, words):
-        return cls(*(float(w) for w in words[:1]))
+        w = Words(cls, words)
+        eps = w.optional(float, 1e-5)
+        w.done()
+        return cls(eps)
 
     def spec(self) -> str:
         return self.kind + ("" if self.eps == 1e-5 else f" {self.eps:g}")
@@ -175,6 +180,7 @@ class GroupNorm(_MapNorm):
     """
 
     kind = "groupnorm"
+    grammar = "groupnorm G [eps]"
     example_input = (4, 3, 3)
 
     def __init__(self, groups: int, eps: float = 1e-5) -> None:
@@ -254,9 +260,10 @@ class GroupNorm(_MapNorm):
 
     @classmethod
     def from_words(cls, words):
-        if not words:
-            raise TensorcalcError("'groupnorm' needs its number of groups, e.g. 'groupnorm 2'.")
-        return cls(int(words[0]), *(float(w) for w in words[1:2]))
+        w = Words(cls, words)
+        groups, eps = w.value("the number of groups G"), w.optional(float, 1e-5)
+        w.done()
+        return cls(groups, eps)
 
     def spec(self) -> str:
         return f"groupnorm {self.groups}" + ("" if self.eps == 1e-5 else f" {self.eps:g}")

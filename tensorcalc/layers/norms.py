@@ -25,6 +25,7 @@ from .norm_math import (
     normalise,
 )
 from .primitive import Primitive
+from .words import Words
 
 
 # ---------------------------------------------------------------- the layers
@@ -86,8 +87,12 @@ class _Norm(Layer):
 
     @classmethod
     def from_words(cls, words):
-        numbers = [float(w) for w in words if w != "unbiased"]
-        return cls(*numbers[:1], **({"unbiased": True} if "unbiased" in words else {}))
+        """``[eps]`` (batch norm: ``[eps] [unbiased]``)."""
+        w = Words(cls, words)
+        eps = w.optional(float, 1e-5)
+        options = {"unbiased": True} if cls is BatchNorm and w.flag("unbiased") else {}
+        w.done()
+        return cls(eps, **options)
 
     def spec(self) -> str:
         return (self.kind + ("" if self.eps == 1e-5 else f" {self.eps:g}")
@@ -114,6 +119,7 @@ class BatchNorm(_Norm):
     """
 
     kind = "batchnorm"
+    grammar = "batchnorm [eps] [unbiased]"
     needs_batch = True
     primitive = batch_norm
     _dx = staticmethod(bn_dx)
@@ -163,6 +169,7 @@ class LayerNorm(_Norm):
     """
 
     kind = "layernorm"
+    grammar = "layernorm [eps]"
     primitive = layer_norm
     axis = -1
     _dx = staticmethod(ln_dx)

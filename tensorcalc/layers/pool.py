@@ -16,10 +16,11 @@ from ..core.derivative import Derivative
 from ..core.term import Factor, Relation, Term
 from ..core.validate import as_float_array
 from ..core.windows import accumulate
-from ..errors import ShapeMismatchError, TensorcalcError
+from ..errors import ShapeMismatchError
 from .base import NAMED, Ctx, Layer, register_kind
 from .primitive import Primitive, register
 from .windowing import INP, OUT, TAP, Geometry, axis_value, axis_word, per_axis
+from .words import Words
 
 
 def _pairs(dims: int) -> str:
@@ -107,6 +108,7 @@ avg_pool1d, avg_pool2d = _make("avg", 1), _make("avg", 2)
 
 
 class _Pool(Layer):
+    grammar = "{kind} K [stride S]"
     symbol = "q"
     pool = ""
     dims: int | None = None
@@ -190,10 +192,12 @@ class _Pool(Layer):
 
     @classmethod
     def from_words(cls, words):
-        if not words:
-            raise TensorcalcError(f"'{cls.kind}' needs a window size, e.g. '{cls.kind} 2'.")
-        stride = [axis_value(w[1:]) for w in words[1:] if w.startswith("s")]
-        return cls(axis_value(words[0]), stride[0] if stride else None)
+        """``K [stride S]``: windows of size K, stride S (the kernel size when left out), each
+        an int or one per axis (``3x2``), ``s2`` for short."""
+        w = Words(cls, words)
+        kernel, stride = w.value("the window size K", axis_value), w.option("stride", axis_value)
+        w.done()
+        return cls(kernel, stride)
 
     def __repr__(self) -> str:
         stride = "" if self.stride is None else f", stride={self.stride!r}"

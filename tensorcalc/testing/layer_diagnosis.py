@@ -5,6 +5,7 @@ arguments, an exception in the student's code, and a check that could not fail."
 
 from __future__ import annotations
 
+import itertools
 import os
 import traceback
 
@@ -16,16 +17,47 @@ from .reference import as_layers, reference, term_vjps, to_numpy
 _LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def shape_problem(name: str, got: tuple, want: tuple) -> str:
-    """A gradient whose shape is not its input's: both shapes named, never broadcast."""
+def _close(got: np.ndarray, want: np.ndarray) -> bool:
+    numeric = got.dtype.kind in "biuf" and want.dtype.kind in "biuf"
+    return numeric and got.shape == want.shape and bool(np.allclose(
+        got, want, rtol=1e-6, atol=1e-9 * float(np.abs(want).max(initial=0.0))))
+
+
+def _transposed(got: np.ndarray, want: np.ndarray) -> tuple[tuple[int, ...], bool] | None:
+    """The axis order that gives ``got`` the shape of ``want`` (not the identity), and whether
+    the values then agree; None when no reordering of the axes fits."""
+    if got.ndim < 2 or got.ndim > 4 or sorted(got.shape) != sorted(want.shape):
+        return None
+    fits = [p for p in itertools.permutations(range(got.ndim))
+            if p != tuple(range(got.ndim)) and got.transpose(p).shape == want.shape]
+    for p in fits:
+        if _close(got.transpose(p), want):
+            return p, True
+    return (fits[0], False) if fits else None
+
+
+def shape_problem(name: str, got: np.ndarray, want: np.ndarray) -> str:
+    """A gradient whose shape is not its input's: both shapes named, never broadcast; one that
+    is the expected gradient transposed is told so (a reshape would scramble it)."""
     hint = ""
-    if int(np.prod(got)) == 0 and int(np.prod(want)):
+    order = _transposed(got, want)
+    fix = "" if not order else f"d{name}.T" if got.ndim == 2 else f"d{name}.transpose{order[0]}"
+    if order and order[1]:
+        product = (" (x.T @ dout, where dout.T @ x gives the transpose)" if got.ndim == 2
+                   else "")
+        hint = (f" It is the expected d{name} transposed: return {fix}, or build it the other "
+                f"way round{product}.")
+    elif int(np.prod(got.shape)) == 0 and int(np.prod(want.shape)):
         hint = (" It is empty: a slice such as [pad:-pad] with pad = 0 takes nothing (use "
                 "[pad:pad + H] or [pad:H + pad]).")
-    elif int(np.prod(got)) == int(np.prod(want)):
+    elif got.size == want.size and (not order or _close(got.reshape(want.shape), want)):
+        shaped = ".reshape(" + ", ".join(map(str, want.shape)) + ")" if want.shape else "a scalar"
         hint = (f" It has the right number of entries: return it shaped like {name} "
-                f"({'.reshape(' + ', '.join(map(str, want)) + ')' if want else 'a scalar'}).")
-    return f"d{name} has shape {got}; your input {name} has shape {want}.{hint}"
+                f"({shaped}).")
+    elif order:
+        hint = (f" Its shape is {name}'s transposed: {fix} has the right shape (a reshape "
+                f"would scramble the entries), but its values are wrong too.")
+    return f"d{name} has shape {got.shape}; your input {name} has shape {want.shape}.{hint}"
 
 
 def accumulate_line(name: str, wrong: np.ndarray, counts: np.ndarray | None) -> str | None:
@@ -97,8 +129,9 @@ def term_lines(reference_layers, inputs, dout, yours: dict, expected: dict,
             denom = float(np.sum(array * array))
             c = float(np.sum(r * array)) / denom if denom else 0.0
             if denom and float(np.abs(r - c * array).max()) <= scale:
+                k = 0.0 if abs(1 + c) <= 1e-9 else 1 + c  # left out, to rounding
                 lines.append(f"d{name} is right but for one term of the Jacobian, {text}: "
-                             f"yours has it {1 + c:.6g} times, {_times(1 + c, samples)}")
+                             f"yours has it {k:.6g} times, {_times(k, samples)}")
                 break
     return lines
 

@@ -12,22 +12,19 @@ from ..errors import TensorcalcError
 from .arguments import output_shape_problem, require_dout, require_inputs
 from .gradients import GRADIENT_TOLERANCES, NUMERIC_TOLERANCES, _central
 from .layer_diagnosis import (
-    accumulate_line,
     changed,
-    counts_for,
     dropout_line,
-    kink_line,
     returned_none,
     shape_problem,
     snapshot,
     student_traceback,
-    term_lines,
     ties_line,
 )
+from .layer_hints import diagnose_layer
 from .layer_snippet import snippet
 from .reference import like, spelled, to_numpy
 from .reference import reference as exact
-from .report import GradientCheck, check_param, diagnose
+from .report import GradientCheck, check_param
 
 
 def _dout_stream(seed: int) -> np.random.Generator:
@@ -56,7 +53,7 @@ def _compare(yours_raw: Mapping, expected: Mapping[str, np.ndarray], rtol, atol,
             continue
         got = to_numpy(yours_raw[name])
         if got.shape != want.shape:
-            report.problems.append(shape_problem(name, got.shape, want.shape))
+            report.problems.append(shape_problem(name, got, want))
             continue
         if got.dtype.kind not in "biuf" or not np.all(np.isfinite(got)):
             report.problems.append(f"d{name} has non-finite or non-numeric entries.")
@@ -64,29 +61,6 @@ def _compare(yours_raw: Mapping, expected: Mapping[str, np.ndarray], rtol, atol,
         yours[name] = got.astype(np.float64)
         report.checks[f"d{name}"] = check_param(f"d{name}", yours[name], want, rtol, atol)
     return yours
-
-
-def _diagnose(report, yours, expected, arrays, reference, inputs, dout, rtol):
-    wrong = [n for n in yours if not report.checks[f"d{n}"].ok]
-    if not wrong:
-        return
-    first = next(iter(arrays))
-    samples = arrays[first].shape[0] if arrays[first].ndim else 1
-    report.diagnosis += list(diagnose({f"d{n}": yours[n] for n in wrong},
-                                              {f"d{n}": expected[n] for n in wrong},
-                                              {f"d{n}": report.checks[f"d{n}"] for n in wrong},
-                                              samples))
-    if reference is None:
-        return
-    counts = counts_for(reference, inputs)
-    for name in wrong:
-        bad = ~np.isclose(yours[name], expected[name], rtol=rtol,
-                          atol=rtol * max(1.0, np.abs(expected[name]).max()))
-        for line in (accumulate_line(name, bad, counts.get(name)),
-                     kink_line(name, bad, arrays[name]) if name == first else None):
-            if line:
-                report.diagnosis.append(line)
-    report.diagnosis += term_lines(reference, inputs, dout, yours, expected, wrong, samples)
 
 
 def _vacuous(report, expected, dout) -> None:
@@ -175,7 +149,7 @@ def check_layer(forward: Callable, backward: Callable, inputs: Mapping[str, obje
         line = dropout_line(reference, arrays[next(iter(arrays))], out_arr)
         report.diagnosis += [line] if line else []
     yours = _compare(dict(zip(floats, grads)), expected, rtol, atol, report)
-    _diagnose(report, yours, expected, arrays, reference, given, d, rtol)
+    diagnose_layer(report, yours, expected, arrays, reference, given, d, rtol)
     _vacuous(report, expected, d)
     return report
 
@@ -207,7 +181,7 @@ def check_vjp(reference, inputs: Mapping[str, object], dout, grads: Mapping[str,
     d = to_numpy(dout).astype(np.float64)
     expected = {k: v for k, v in exact(reference, inputs, d).grads.items() if k in grads}
     yours = _compare(grads, expected, rtol, atol, report)
-    _diagnose(report, yours, expected, arrays, reference, inputs, d, rtol)
+    diagnose_layer(report, yours, expected, arrays, reference, inputs, d, rtol)
     _vacuous(report, expected, d)
     return report
 
