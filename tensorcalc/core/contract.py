@@ -70,11 +70,14 @@ def ascii_spec(operand_labels: Sequence[Sequence[str]], result: Sequence[str]) -
 #: product to the end (measured 6.8 ms against 0.4 ms for a Gauss-Newton block). Compiled
 #: chains keep the greedy search.
 SEARCHED = 5
+#: Above this many operands the search itself grows too costly (measured seconds for 15):
+#: greedy again.
+SEARCHED_MAX = 10
 
 
 @lru_cache(maxsize=1024)
 def _expression(spec: str, shapes: tuple[tuple[int, ...], ...]):
-    optimize = "dp" if len(shapes) >= SEARCHED else OPTIMIZER
+    optimize = "dp" if SEARCHED <= len(shapes) <= SEARCHED_MAX else OPTIMIZER
     return oe.contract_expression(spec, *shapes, optimize=optimize)
 
 

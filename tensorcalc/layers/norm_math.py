@@ -146,3 +146,46 @@ layer_norm = register(Primitive(
     {k: _ln_d(k) for k in ("x", "gamma", "beta")},
     {"x": "dy_ni/dx_mk = delta_nm (gamma_i/sigma_n) (delta_ik - 1/D - xhat_ni xhat_nk/D)",
      **_NORM_FORMULAS}, _ln_example))
+
+
+def ln_curvature(xhat, rs, u, sym) -> Derivative:
+    """Layer norm's own curvature ``sum_i u_i d2xhat_i/dx dx`` with ``u = dC/dy (.) gamma``,
+    the map from the layer's input to itself (the batch kept as a shared label ``n``). With
+    ``A = delta - 1/D - xhat xhat / D`` (so that ``dxhat/dx = A / sigma``),
+    ``c = u . xhat`` and ``w = u A``, differentiating ``A / sigma`` once more gives
+
+        -1/(D sigma^2) (xhat_a w_b + w_a xhat_b + c delta_ab - c/D - c xhat_a xhat_b / D),
+
+    five terms of the sample's size each (``d sigma/dx_b = xhat_b / D``)."""
+    D = xhat.shape[-1]
+    batch = xhat.ndim == 2
+    n = "n" if batch else ""
+    c = np.asarray(np.sum(u * xhat, axis=-1))
+    w = u - u.mean(axis=-1, keepdims=True) - xhat * (c[..., None] / D)
+    xh = _symbols(sym)[0]
+    s = (np.asarray(rs[..., 0] ** 2 / D), n, f"1/(D {_symbols(sym)[1]}^2)")
+    cf, inv = (c, n, f"c({sym['x']})"), (np.asarray(1.0 / D, dtype=xhat.dtype), "", "1/D")
+    a, b = n + "i", n + "k"
+    wsym = f"w({sym['x']})"
+    xa, xb, wa, wb = (xhat, a, xh), (xhat, b, xh), (w, a, wsym), (w, b, wsym)
+    terms = [(-1.0, [s, xa, wb], a, b), (-1.0, [s, wa, xb], a, b), (-1.0, [s, cf], a, a),
+             (1.0, [s, cf, inv], a, b), (1.0, [s, cf, inv, xa, xb], a, b)]
+    sizes = {"i": D, "k": D} | ({"n": xhat.shape[0]} if batch else {})
+    return structured(terms, sizes, f"dC/d{sym['x']}", sym["x"])
+
+
+def ln_gamma_input(xhat, rs, g, sym) -> Derivative:
+    """``d(dC/dgamma)/dx`` of layer norm at fixed ``g = dC/dy``: ``dC/dgamma_i = sum_n g_ni
+    xhat_ni``, so its derivative by ``x_nk`` is ``g_ni (1/sigma_n) (delta_ik - 1/D - xhat_ni
+    xhat_nk / D)``, the batch summed into gamma."""
+    D = xhat.shape[-1]
+    batch = xhat.ndim == 2
+    n = "n" if batch else ""
+    xh, sigma = _symbols(sym)
+    gf, s = (g, n + "i", f"dC/d{sym['out']}"), (np.asarray(rs[..., 0]), n, f"1/{sigma}")
+    inv = (np.asarray(1.0 / D, dtype=xhat.dtype), "", "1/D")
+    i, k = n + "i", n + "k"
+    terms = [(1.0, [gf, s], "i", i), (-1.0, [gf, s, inv], "i", k),
+             (-1.0, [gf, s, inv, (xhat, i, xh), (xhat, k, xh)], "i", k)]
+    sizes = {"i": D, "k": D} | ({"n": xhat.shape[0]} if batch else {})
+    return structured(terms, sizes, f"dC/d{sym['gamma']}", sym["x"])

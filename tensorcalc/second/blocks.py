@@ -31,9 +31,14 @@ from ..core.validate import trusted
 from ..intermediates import boundary_arrays as output_gradients
 from ..jacobian import jacobian_at
 from ..layers import Dense
+from .curved import curvature_map, gamma_input
 from .loss import loss_curvature
 from .maps import transpose
 from .template import Template
+
+#: A curvature part with more terms than this (a norm's five terms through the three of an
+#: earlier norm's Jacobian on each side) is contracted to one factor, no larger than its block.
+MAX_TERMS = 9
 
 
 def _diag(values: np.ndarray, symbol: str, of: str) -> Derivative:
@@ -111,9 +116,30 @@ class Parts:
             self._left[k, p] = chain(transpose(self.jac(k, p)), D)
         return chain(self._left[k, p], self.jac(k, q))
 
+    def curved(self, k: int, p: str, q: str) -> Derivative | None:
+        """The own curvature of a hidden softmax or layer norm ``k`` (a full map on its input,
+        :mod:`tensorcalc.second.curved`), through the Jacobians of its input."""
+        if not (self.reaches(k - 1, p) and self.reaches(k - 1, q)):
+            return None
+        if (k, "map") not in self._left:
+            self._left[k, "map"] = self.local(curvature_map(self.fw.records[k], self.grads[k]))
+        if (k, p) not in self._left:
+            self._left[k, p] = chain(transpose(self.jac(k, p)), self._left[k, "map"])
+        part = chain(self._left[k, p], self.jac(k, q))
+        if len(part.terms) > MAX_TERMS:  # norms behind norms: terms multiply; contract once
+            part = part.contracted(f"curvature of {self.fw.records[k].ctx.sym['in']}")
+        return part
+
     def bilinear(self, unit, p: str, q: str) -> Derivative | None:
         """d2(B(theta, x))/dtheta dx of a bilinear layer, for ``p`` its weight and ``q`` a
         parameter acting before it: the weight's gradient is linear in the layer's input."""
+        if unit.kind == "norm":
+            if (p != unit.names["gamma"] or unit.index == 0
+                    or not self.owner[q].index < unit.index):
+                return None
+            rec = self.fw.records[unit.index]
+            E = self.local(gamma_input(rec, self.grads[unit.index]))
+            return chain(E, self.jac(unit.index, q))
         weight = unit.names.get("W", unit.names.get("K"))
         if (not unit.bilinear or p != weight or unit.index == 0
                 or not self.owner[q].index < unit.index):
@@ -167,8 +193,8 @@ class Parts:
         when ``logits`` is False)."""
         with trusted():
             parts = {"Gauss-Newton": self.gauss_newton(p, q)} if logits else {}
-            for k in self.tpl.activations:
-                term = self.curvature(k, p, q)
+            for k in sorted(self.tpl.activations + self.tpl.curved):
+                term = (self.curvature if k in self.tpl.activations else self.curved)(k, p, q)
                 if term is not None:
                     parts[f"curvature of layer {k + 1}"] = term
             term = self.output_curvature(p, q) if logits else None

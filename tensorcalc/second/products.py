@@ -93,8 +93,8 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     fw = net.forward(x)
     t = net.loss_fn.targets(fw.output, y)
     records = fw.records[: tpl.top + 1]
-    first = "embedding" if tpl.units and tpl.units[0].index == 0 and not tpl.units[0].bilinear \
-        else None
+    first = "embedding" if tpl.units and tpl.units[0].index == 0 \
+        and tpl.units[0].kind == "embedding" else None
     tangents = _forward(net, records, np.zeros(fw.x.shape, dtype=net.dtype), d, first)
     gn, own = loss_curvature(net, fw, t, tpl.output)
     rg = _apply(gn, tangents[-1][0])  # the tangent of dC/d(logits)
@@ -114,7 +114,13 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
 
 
 def _role(rec, k: int, first) -> str:
-    return first if (k == 0 and first) else role(rec.node.layer, 1, False)
+    return first if (k == 0 and first) else _product_role(rec.node.layer)
+
+
+def _product_role(layer) -> str:
+    """A layer's role in the products: a hidden softmax and layer norm go by complex step."""
+    kind = role(layer, 1, False)
+    return "generic" if kind in ("curved", "norm") else kind
 
 
 def _forward(net, records, r, d: dict, first=None) -> list:
@@ -151,7 +157,7 @@ def _backward(records, tangents, r_input, g, rg, d: dict, out: dict, *, second: 
                                           second=second)
             g, rg = g + g_inner, rg + rg_inner
             continue
-        kind = _role(rec, k, first) if top else role(rec.node.layer, 1, False)
+        kind = _role(rec, k, first) if top else _product_role(rec.node.layer)
         g_in = rec.node.layer.backward(g, rec.ctx, True)[0] if want_input else None
         if kind == "generic":
             rg = _generic_backward(rec, tangents[k][1], rg, g, out, second=second)

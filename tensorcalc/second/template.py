@@ -2,11 +2,15 @@
 
 A layer is *bilinear* in its parameters and input (a dense layer, a convolution), an
 *embedding* (linear in its table, first in the stack), *elementwise* (an activation: its own
-curvature f''), or *linear* and parameter-free (flatten, pooling, dropout: no curvature of
-their own; max pooling is linear wherever it is differentiable), or *generic* (batch, layer and
-group norm, a residual block, a hidden softmax): no structured parts, its second-order terms
-taken from its own forward and backward by complex-step differentiation, exact to rounding. The
-last layer may be an output activation or softmax, whose curvature goes with the loss's.
+curvature f''), *curved* (a hidden softmax: its own curvature a full map per sample, from the
+registry's second derivative), a *norm* (layer norm: its own curvature a map of five terms per
+sample, and gamma bilinear with the input), or *linear* and parameter-free (flatten, pooling,
+dropout: no curvature of their own; max pooling is linear wherever it is differentiable), or
+*generic* (batch and group norm, batch norm over channels, a residual block): no structured
+parts, its second-order terms taken from its own forward and backward by complex-step
+differentiation, exact to rounding. The last layer may be an output activation or softmax,
+whose curvature goes with the loss's. Hessian-vector products take the curved and norm layers
+by complex step too.
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import TensorcalcError
-from ..layers import Activation, AvgPool, Conv, Dense, Dropout, Embedding, Flatten, MaxPool, Softmax
+from ..layers import (
+    Activation,
+    AvgPool,
+    Conv,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    MaxPool,
+    Softmax,
+)
 
 BILINEAR = (Dense, Conv)
 LINEAR = (Flatten, MaxPool, AvgPool, Dropout)
@@ -22,11 +37,16 @@ LINEAR = (Flatten, MaxPool, AvgPool, Dropout)
 
 @dataclass(frozen=True)
 class Unit:
-    """A layer with parameters: its position (0-based) and its parameter names by symbol."""
+    """A layer with parameters: its position (0-based), its parameter names by symbol and its
+    role ("bilinear", "embedding" or "norm")."""
 
     index: int
     names: dict
-    bilinear: bool
+    kind: str
+
+    @property
+    def bilinear(self) -> bool:
+        return self.kind == "bilinear"
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,7 @@ class Template:
     output: object  # the output Activation or Softmax, or None
     top: int  # the position of the logits' layer (before the output activation)
     generic: tuple[int, ...] = ()  # layers without structured parts (norms, residual blocks)
+    curved: tuple[int, ...] = ()  # hidden softmax and layer norm: a full curvature map each
 
 
 def role(layer, k: int, last: bool) -> str:
@@ -47,8 +68,10 @@ def role(layer, k: int, last: bool) -> str:
         return "elementwise"
     if isinstance(layer, LINEAR):
         return "linear"
-    if isinstance(layer, Softmax) and last:
-        return "output"
+    if isinstance(layer, Softmax):
+        return "output" if last else "curved"
+    if type(layer) is LayerNorm:
+        return "norm"
     return "generic"
 
 
@@ -60,11 +83,12 @@ def template(net) -> Template:
     output = None
     if n > 1 and isinstance(layers[-1], (Activation, Softmax)):
         output, roles = layers[-1], roles[:-1]
-    units = tuple(Unit(k, dict(net.nodes[k].names), r == "bilinear")
-                  for k, r in enumerate(roles) if r in ("bilinear", "embedding"))
+    units = tuple(Unit(k, dict(net.nodes[k].names), r)
+                  for k, r in enumerate(roles) if r in ("bilinear", "embedding", "norm"))
     acts = tuple(k for k, r in enumerate(roles) if r == "elementwise")
     generic = tuple(k for k, r in enumerate(roles) if r == "generic")
-    return Template(units, acts, output, len(roles) - 1, generic)
+    curved = tuple(k for k, r in enumerate(roles) if r in ("curved", "norm"))
+    return Template(units, acts, output, len(roles) - 1, generic, curved)
 
 
 def structured_only(net, tpl: Template) -> None:
@@ -74,7 +98,7 @@ def structured_only(net, tpl: Template) -> None:
         k = tpl.generic[0]
         raise TensorcalcError(
             f"layer {k + 1} ({type(net.layers[k]).__name__}) has no structured second-order "
-            f"parts (they are stated for dense and convolution layers, activations, flatten, "
-            f"pooling, dropout and an embedding); tc.hessian and tc.hvp still give its "
-            f"Hessian exactly, from its own forward and backward differentiated by complex "
-            f"step.")
+            f"parts (they are stated for dense and convolution layers, activations, a hidden "
+            f"softmax, layer norm, flatten, pooling, dropout and an embedding); tc.hessian "
+            f"and tc.hvp still give its Hessian exactly, from its own forward and backward "
+            f"differentiated by complex step.")

@@ -1,0 +1,143 @@
+"""Structured second order of a hidden softmax and of layer norm: the layer's own curvature
+map and layer norm's gamma-by-input term against central differences of the layer's own
+backward; Hessian blocks of networks with them against central differences of the gradient,
+the dense method, Hessian-vector products (which take these layers by complex step) and
+torch.func.hessian of a written-out layer norm."""
+
+import numpy as np
+import pytest
+
+import tensorcalc as tc
+from tensorcalc.layers.norm_math import ln_curvature, ln_gamma_input, normalise
+
+SYM = {"x": "z", "out": "y", "gamma": "g", "beta": "b"}
+
+
+def _central(f, x, h=1e-6):
+    """d f(x) / dx by central differences, shape f(x).shape + x.shape."""
+    cols = []
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        cols.append((f(x + e) - f(x - e)) / (2 * h))
+    return np.stack(cols, axis=-1).reshape(f(x).shape + x.shape)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 5)])
+def test_layer_norm_curvature_is_the_derivative_of_its_backward(shape):
+    """sum_i u_i d2xhat_i/dx dx is the Jacobian of x -> (dxhat/dx)^T u, written out here as
+    layer norm's backward with gamma = 1."""
+    rng = np.random.default_rng(0)
+    x, u = rng.normal(size=shape), rng.normal(size=shape)
+
+    def backward(x):
+        xhat, rs = normalise(x, -1, 1e-5)
+        D = x.shape[-1]
+        return (rs / D) * (D * u - u.sum(-1, keepdims=True)
+                           - xhat * np.sum(u * xhat, -1, keepdims=True))
+
+    xhat, rs = normalise(x, -1, 1e-5)
+    S = ln_curvature(xhat, rs, u, SYM)
+    assert len(S.terms) == 5
+    np.testing.assert_allclose(S.dense(), _central(backward, x), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 5)])
+def test_layer_norm_gamma_by_input(shape):
+    rng = np.random.default_rng(1)
+    x, g = rng.normal(size=shape), rng.normal(size=shape)
+
+    def dgamma(x):
+        xhat = normalise(x, -1, 1e-5)[0]
+        return (g * xhat).sum(0) if x.ndim == 2 else g * xhat
+
+    xhat, rs = normalise(x, -1, 1e-5)
+    np.testing.assert_allclose(ln_gamma_input(xhat, rs, g, SYM).dense(),
+                               _central(dgamma, x), rtol=1e-6, atol=1e-8)
+
+
+CASES = {
+    "layer norm": lambda: tc.Network.stack(
+        [tc.Dense(4), tc.LayerNorm(), "tanh", tc.Dense(3)], input_shape=(3,), loss="nll",
+        seed=1),
+    "layer norm first": lambda: tc.Network.stack(
+        [tc.LayerNorm(), tc.Dense(3), "softmax"], input_shape=(4,), loss="cross_entropy",
+        seed=2),
+    "hidden softmax": lambda: tc.Network.stack(
+        [tc.Dense(4), "softmax", tc.Dense(2), "sigmoid"], input_shape=(3,),
+        loss="squared_error", seed=3),
+    "two layer norms, decay": lambda: tc.Network.stack(
+        [tc.Dense(4), tc.LayerNorm(), tc.Dense(4), tc.LayerNorm(), "gelu", tc.Dense(2)],
+        input_shape=(3,), loss="squared_error", seed=4, weight_decay=0.1),
+}
+
+
+def _data(net, batch, rng):
+    lead = (batch,) if batch else ()
+    x = rng.normal(size=lead + net.input_shape)
+    out = net(x)
+    if net.loss_fn.name in ("nll", "cross_entropy"):
+        y = rng.integers(out.shape[-1], size=lead) if batch else int(rng.integers(out.shape[-1]))
+    else:
+        y = rng.normal(size=out.shape)
+    return x, y
+
+
+@pytest.mark.parametrize("batch", [0, 4])
+@pytest.mark.parametrize("name", CASES)
+def test_blocks_against_central_differences_dense_and_products(name, batch):
+    rng = np.random.default_rng(5)
+    net = CASES[name]()
+    x, y = _data(net, batch, rng)
+    H, N = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
+    D = tc.hessian(net, x, y, method="dense")
+    scale = max(1.0, max(float(np.abs(N[k].dense()).max()) for k in N))
+    v = {k: rng.normal(size=p.shape) for k, p in net.params.items()}
+    hv = tc.hvp(net, x, y, v)  # layer norm and softmax by complex step there
+    for p, q in H:
+        np.testing.assert_allclose(H[p, q].dense(), N[p, q].dense(), rtol=1e-5,
+                                   atol=1e-6 * scale, err_msg=f"{p}, {q}")
+        np.testing.assert_allclose(H[p, q].dense(), D[p, q].dense(), rtol=1e-12, atol=1e-14)
+    for p in net.params:
+        want = sum(np.tensordot(H[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
+        np.testing.assert_allclose(hv[p], want, rtol=1e-9, atol=1e-12 * scale)
+
+
+def test_parts_name_the_curvature_of_the_norm_and_gamma_bilinear():
+    net = CASES["layer norm"]()
+    x, y = _data(net, 4, np.random.default_rng(6))
+    parts = tc.hessian_parts(net, x, y, "W1")
+    assert list(parts) == ["Gauss-Newton", "curvature of layer 2", "curvature of layer 3"]
+    assert len(parts["curvature of layer 2"].terms) == 5
+    cross = tc.hessian_parts(net, x, y, ("gamma2", "W1"))
+    assert "bilinear of layer 2" in cross
+    np.testing.assert_allclose(cross.total().dense(),
+                               tc.hessian(net, x, y, ("gamma2", "W1"), method="numeric").dense(),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_against_torch_func_hessian():
+    torch = pytest.importorskip("torch")
+    net = tc.Network.stack([tc.Dense(5), tc.LayerNorm(), "tanh", tc.Dense(4), "softmax",
+                            tc.Dense(3)], input_shape=(3,), loss="nll", seed=8)
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(6, 3)), rng.integers(3, size=6)
+    names = list(net.params)
+
+    def loss(*ps):
+        p = dict(zip(names, ps))
+        a = torch.tensor(x) @ p["W1"].T + p["b1"]
+        mu = a.mean(-1, keepdim=True)
+        a = torch.tanh(p["gamma2"] * (a - mu)
+                       / torch.sqrt(((a - mu) ** 2).mean(-1, keepdim=True) + 1e-5) + p["beta2"])
+        a = torch.softmax(a @ p["W3"].T + p["b3"], -1)
+        z = a @ p["W4"].T + p["b4"]
+        return -torch.log_softmax(z, -1)[torch.arange(6), torch.tensor(y)].mean()
+
+    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
+        *(torch.tensor(net.params[k]) for k in names))
+    H = tc.hessian(net, x, y)
+    for i, p in enumerate(names):
+        for j, q in enumerate(names):
+            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=f"{p}, {q}")
