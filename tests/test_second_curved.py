@@ -1,16 +1,23 @@
-"""Structured second order of a hidden softmax and of layer norm: the layer's own curvature
-map and layer norm's gamma-by-input term against central differences of the layer's own
-backward; Hessian blocks of networks with them against central differences of the gradient,
-the dense method, Hessian-vector products (which take these layers by complex step) and
-torch.func.hessian of a written-out layer norm."""
+"""Structured second order of a hidden softmax and of the norms (layer norm, batch norm with
+either variance, batch norm over channels): each norm's curvature map and gamma-by-input term
+against central differences of the layer's own backward; Hessian blocks of networks with them
+against central differences of the gradient, the dense method, Hessian-vector products (which
+take these layers by complex step) and torch.func.hessian of a written-out layer norm."""
 
 import numpy as np
 import pytest
 
 import tensorcalc as tc
-from tensorcalc.layers.norm_math import ln_curvature, ln_gamma_input, normalise
+from tensorcalc.layers import norm_second
 
-SYM = {"x": "z", "out": "y", "gamma": "g", "beta": "b"}
+NORMS = {
+    "layer norm": (lambda: tc.LayerNorm(), (3, 5)),
+    "layer norm, one sample": (lambda: tc.LayerNorm(), (5,)),
+    "batch norm": (lambda: tc.BatchNorm(), (4, 3)),
+    "batch norm, Bessel": (lambda: tc.BatchNorm(unbiased=True), (4, 3)),
+    "batch norm over channels": (lambda: tc.BatchNorm2d(), (2, 3, 2, 2)),
+    "batch norm over channels, 1-d": (lambda: tc.BatchNorm2d(), (3, 2, 3)),
+}
 
 
 def _central(f, x, h=1e-6):
@@ -23,37 +30,33 @@ def _central(f, x, h=1e-6):
     return np.stack(cols, axis=-1).reshape(f(x).shape + x.shape)
 
 
-@pytest.mark.parametrize("shape", [(5,), (3, 5)])
-def test_layer_norm_curvature_is_the_derivative_of_its_backward(shape):
-    """sum_i u_i d2xhat_i/dx dx is the Jacobian of x -> (dxhat/dx)^T u, written out here as
-    layer norm's backward with gamma = 1."""
+@pytest.mark.parametrize("name", NORMS)
+def test_norm_entries_are_derivatives_of_the_layers_own_backward(name):
+    """The curvature map is the Jacobian of x -> dC/dx (the layer's backward at fixed g), and
+    the gamma-by-input term the Jacobian of x -> dC/dgamma."""
+    make, shape = NORMS[name]
+    batched = len(shape) > 1 and "one sample" not in name
+    net = tc.Network.stack([make()], input_shape=shape[1:] if batched else shape, seed=3)
     rng = np.random.default_rng(0)
-    x, u = rng.normal(size=shape), rng.normal(size=shape)
-
-    def backward(x):
-        xhat, rs = normalise(x, -1, 1e-5)
-        D = x.shape[-1]
-        return (rs / D) * (D * u - u.sum(-1, keepdims=True)
-                           - xhat * np.sum(u * xhat, -1, keepdims=True))
-
-    xhat, rs = normalise(x, -1, 1e-5)
-    S = ln_curvature(xhat, rs, u, SYM)
-    assert len(S.terms) == 5
-    np.testing.assert_allclose(S.dense(), _central(backward, x), rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("shape", [(5,), (3, 5)])
-def test_layer_norm_gamma_by_input(shape):
-    rng = np.random.default_rng(1)
     x, g = rng.normal(size=shape), rng.normal(size=shape)
 
-    def dgamma(x):
-        xhat = normalise(x, -1, 1e-5)[0]
-        return (g * xhat).sum(0) if x.ndim == 2 else g * xhat
+    def record(x):
+        return net.forward(x).records[0]
 
-    xhat, rs = normalise(x, -1, 1e-5)
-    np.testing.assert_allclose(ln_gamma_input(xhat, rs, g, SYM).dense(),
-                               _central(dgamma, x), rtol=1e-6, atol=1e-8)
+    def backward(x, which):
+        rec = record(x)
+        gx, grads = rec.node.layer.backward(g, rec.ctx, True)
+        return gx if which == "x" else grads["gamma"]
+
+    rec = record(x)
+    sym = {"x": "z", "out": "y", "gamma": "g", "beta": "b"}
+    S = norm_second.norm_curvature(rec.node.layer, rec.ctx, g, sym)
+    assert len(S.terms) == 5
+    np.testing.assert_allclose(S.dense(), _central(lambda v: backward(v, "x"), x),
+                               rtol=1e-6, atol=1e-8)
+    E = norm_second.gamma_input(rec.node.layer, rec.ctx, g, sym)
+    np.testing.assert_allclose(E.dense(), _central(lambda v: backward(v, "gamma"), x),
+                               rtol=1e-6, atol=1e-8)
 
 
 CASES = {
@@ -69,7 +72,15 @@ CASES = {
     "two layer norms, decay": lambda: tc.Network.stack(
         [tc.Dense(4), tc.LayerNorm(), tc.Dense(4), tc.LayerNorm(), "gelu", tc.Dense(2)],
         input_shape=(3,), loss="squared_error", seed=4, weight_decay=0.1),
+    "batch norms": lambda: tc.Network.stack(
+        [tc.Dense(4), tc.BatchNorm(), "tanh", tc.Dense(3), tc.BatchNorm(unbiased=True),
+         tc.Dense(3), "softmax"], input_shape=(3,), loss="cross_entropy", seed=6),
+    "conv, batch norm over channels": lambda: tc.Network.stack(
+        [tc.Conv2d(2, 2, padding=1), tc.BatchNorm2d(), "softplus", tc.Flatten(), tc.Dense(2)],
+        input_shape=(1, 3, 3), loss="nll", seed=7),
 }
+
+NEEDS_BATCH = ("batch norms", "conv, batch norm over channels")
 
 
 def _data(net, batch, rng):
@@ -83,8 +94,8 @@ def _data(net, batch, rng):
     return x, y
 
 
-@pytest.mark.parametrize("batch", [0, 4])
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name, batch", [(name, batch) for name in CASES for batch in (0, 4)
+                                         if batch or name not in NEEDS_BATCH])
 def test_blocks_against_central_differences_dense_and_products(name, batch):
     rng = np.random.default_rng(5)
     net = CASES[name]()

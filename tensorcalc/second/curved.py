@@ -1,9 +1,10 @@
 """The own curvature of layers that are not elementwise, as structured maps on their input.
 
 A hidden softmax's is ``sum_i g_i d2p_i/dz dz`` with ``g = dC/dp``, from the registry's second
-derivative of softmax; layer norm's is ``sum_i (g (.) gamma)_i d2xhat_i/dx dx``, five terms
-per sample (:func:`tensorcalc.layers.norm_math.ln_curvature`), and its ``gamma`` meets the
-input in ``d(dC/dgamma)/dx = g (.) dxhat/dx``. In a Hessian block each map sits between the
+derivative of softmax; a norm's (layer norm, batch norm, batch norm over channels) is
+``sum_i (g (.) gamma)_i d2xhat_i/dx dx``, five terms of the input's size
+(:mod:`tensorcalc.layers.norm_second`), and its ``gamma`` meets the input in
+``d(dC/dgamma)/dx = g (.) dxhat/dx``. In a Hessian block each map sits between the
 Jacobians of the layer's input, ``J_p^T M J_q``, as an activation's diagonal does.
 """
 
@@ -13,8 +14,7 @@ import numpy as np
 
 from ..core.chain import chain
 from ..core.derivative import Derivative
-from ..layers import Softmax
-from ..layers.norm_math import ln_curvature, ln_gamma_input
+from ..layers import Softmax, norm_second
 from .maps import as_map
 
 
@@ -24,8 +24,8 @@ def _norm_symbols(rec) -> dict:
 
 
 def curvature_map(rec, g: np.ndarray) -> Derivative:
-    """The map ``dC/d(input) -> `` its derivative's own part at layer ``rec``: for a
-    softmax ``sum_i g_i d2p_i/dz dz``, for layer norm ``sum_i (g gamma)_i d2xhat_i/dx dx``."""
+    """The layer's own curvature at ``rec``, a map from its input to itself: for a softmax
+    ``sum_i g_i d2p_i/dz dz``, for a norm ``sum_i (g gamma)_i d2xhat_i/dx dx``."""
     layer, ctx = rec.node.layer, rec.ctx
     if isinstance(layer, Softmax):
         prim, sym = layer.primitive, ctx.sym
@@ -33,11 +33,9 @@ def curvature_map(rec, g: np.ndarray) -> Derivative:
                                                       "out": sym["out"]})
         G = Derivative._wrap(np.array(g), (), g.shape, "C", sym["out"])
         return as_map(chain(G, second), f"dC/d{sym['in']}", sym["in"])
-    xhat, rs = ctx.cache
-    return ln_curvature(xhat, rs, g * ctx.p["gamma"], _norm_symbols(rec))
+    return norm_second.norm_curvature(layer, ctx, g, _norm_symbols(rec))
 
 
 def gamma_input(rec, g: np.ndarray) -> Derivative:
-    """``d(dC/dgamma)/dx`` of layer norm ``rec`` at fixed ``g = dC/dy``."""
-    xhat, rs = rec.ctx.cache
-    return ln_gamma_input(xhat, rs, g, _norm_symbols(rec))
+    """``d(dC/dgamma)/dx`` of a norm ``rec`` at fixed ``g = dC/dy``."""
+    return norm_second.gamma_input(rec.node.layer, rec.ctx, g, _norm_symbols(rec))

@@ -3,10 +3,10 @@
 A layer is *bilinear* in its parameters and input (a dense layer, a convolution), an
 *embedding* (linear in its table, first in the stack), *elementwise* (an activation: its own
 curvature f''), *curved* (a hidden softmax: its own curvature a full map per sample, from the
-registry's second derivative), a *norm* (layer norm: its own curvature a map of five terms per
-sample, and gamma bilinear with the input), or *linear* and parameter-free (flatten, pooling,
-dropout: no curvature of their own; max pooling is linear wherever it is differentiable), or
-*generic* (batch and group norm, batch norm over channels, a residual block): no structured
+registry's second derivative), a *norm* (layer norm, batch norm, batch norm over channels: its
+own curvature a map of five terms, and gamma bilinear with the input), or *linear* and
+parameter-free (flatten, pooling, dropout: no curvature of their own; max pooling is linear
+wherever it is differentiable), or *generic* (group norm, a residual block): no structured
 parts, its second-order terms taken from its own forward and backward by complex-step
 differentiation, exact to rounding. The last layer may be an output activation or softmax,
 whose curvature goes with the loss's. Hessian-vector products take the curved and norm layers
@@ -21,6 +21,8 @@ from ..errors import TensorcalcError
 from ..layers import (
     Activation,
     AvgPool,
+    BatchNorm,
+    BatchNorm2d,
     Conv,
     Dense,
     Dropout,
@@ -70,7 +72,7 @@ def role(layer, k: int, last: bool) -> str:
         return "linear"
     if isinstance(layer, Softmax):
         return "output" if last else "curved"
-    if type(layer) is LayerNorm:
+    if type(layer) in (LayerNorm, BatchNorm, BatchNorm2d):
         return "norm"
     return "generic"
 
@@ -99,6 +101,7 @@ def structured_only(net, tpl: Template) -> None:
         raise TensorcalcError(
             f"layer {k + 1} ({type(net.layers[k]).__name__}) has no structured second-order "
             f"parts (they are stated for dense and convolution layers, activations, a hidden "
-            f"softmax, layer norm, flatten, pooling, dropout and an embedding); tc.hessian "
+            f"softmax, layer, batch and channel batch norm, flatten, pooling, dropout and an "
+            f"embedding); tc.hessian "
             f"and tc.hvp still give its Hessian exactly, from its own forward and backward "
             f"differentiated by complex step.")

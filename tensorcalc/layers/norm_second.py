@@ -1,0 +1,107 @@
+"""Second-order entries of the norms: each norm's own curvature and its gamma-by-input term.
+
+Normalising over M values with the variance divided by V (V = M, or M - 1 for the
+Bessel-corrected batch norm), ``dxhat/dx = A / sigma`` with ``A = delta - 1/M - xhat xhat/V``
+over the values sharing a mean, and ``dsigma/dx_b = xhat_b / V``. Differentiating once more and
+contracting with ``u = dC/dy (.) gamma`` gives the norm's own curvature
+
+    sum_a u_a d2xhat_a/dx_b dx_e = -(1/(V sigma^2)) (xhat_b w_e + w_b xhat_e + c delta_be
+                                                     - c/M - c xhat_b xhat_e / V),
+
+with ``c = u . xhat`` and ``w = u A`` over each group: five terms of the input's size, a map from
+the layer's input to itself. The gamma-by-input term is ``d(dC/dgamma)/dx``: for layer norm
+(gamma along the normalised axis) ``g_i A_ik / sigma``, three terms; for batch norm and batch
+norm over channels (gamma along the shared axis) ``(g A) / sigma``, one array and a delta.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.derivative import Derivative
+from .primitive import structured
+
+PRIMES = {"n": "m", "i": "k", "h": "u", "w": "v"}
+
+
+def _layout(layer, x: np.ndarray, batched: bool):
+    """(labels of x, the labels normalised over, the variance divisor's shortfall)."""
+    kind = type(layer).__name__
+    if kind == "LayerNorm":
+        return ("ni" if batched else "i"), "i", 0
+    if kind == "BatchNorm":
+        return "ni", "n", int(layer.unbiased)
+    lab = "nc" + "hw"[:x.ndim - 2]  # BatchNorm2d: over the batch and the positions
+    return lab, "n" + lab[2:], 0
+
+
+def norm_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
+    """The own curvature of a layer norm, batch norm or batch norm over channels at ``ctx``
+    with upstream gradient ``g`` (module docstring)."""
+    xhat = ctx.cache[0]
+    lab, normed, short = _layout(layer, xhat, ctx.batched)
+    axes = tuple(lab.index(c) for c in normed)
+    shared = "".join(c for c in lab if c not in normed)
+    M = int(np.prod([xhat.shape[a] for a in axes]))
+    V = M - short
+    u = g * _gamma(layer, ctx, lab)
+    sigma2 = 1.0 / _inv_sigma(layer, ctx, lab) ** 2
+    c = np.sum(u * xhat, axis=axes, keepdims=True)
+    w = u - u.mean(axis=axes, keepdims=True) - xhat * c / V
+    keep = lambda a: np.asarray(a.reshape([xhat.shape[lab.index(k)] for k in shared]))  # noqa: E731
+    other = "".join(PRIMES[k] if k in normed else k for k in lab)
+    xh, x = f"xhat({sym['x']})", sym["x"]
+    s = (keep(1.0 / (V * sigma2)), shared, f"1/(V sigma({x})^2)")
+    cf = (keep(c), shared, f"c({x})")
+    inv_m = (np.asarray(1.0 / M, dtype=xhat.dtype), "", "1/M")
+    inv_v = (np.asarray(1.0 / V, dtype=xhat.dtype), "", "1/V")
+    xa, xb = (xhat, lab, xh), (xhat, other, xh)
+    wa, wb = (w, lab, f"w({x})"), (w, other, f"w({x})")
+    terms = [(-1.0, [s, xa, wb], lab, other), (-1.0, [s, wa, xb], lab, other),
+             (-1.0, [s, cf], lab, lab), (1.0, [s, cf, inv_m], lab, other),
+             (1.0, [s, cf, inv_v, xa, xb], lab, other)]
+    sizes = dict(zip(lab, xhat.shape)) | {PRIMES[k]: xhat.shape[lab.index(k)] for k in normed}
+    return structured(terms, sizes, f"dC/d{x}", x)
+
+
+def gamma_input(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
+    """``d(dC/dgamma)/dx`` at fixed ``g = dC/dy`` (module docstring)."""
+    xhat = ctx.cache[0]
+    lab, normed, short = _layout(layer, xhat, ctx.batched)
+    axes = tuple(lab.index(c) for c in normed)
+    M = int(np.prod([xhat.shape[a] for a in axes]))
+    V = M - short
+    r = _inv_sigma(layer, ctx, lab)
+    sizes = dict(zip(lab, xhat.shape))
+    if type(layer).__name__ == "LayerNorm":  # gamma_i along the normalised axis
+        n = lab[:-1]
+        s = (np.asarray(r[..., 0]), n, f"1/sigma({sym['x']})")
+        gf = (g, lab, f"dC/d{sym['out']}")
+        inv_m, inv_v = (np.asarray(1.0 / M), "", "1/D"), (np.asarray(1.0 / V), "", "1/D")
+        k = n + "k"
+        terms = [(1.0, [gf, s], "i", lab), (-1.0, [gf, s, inv_m], "i", k),
+                 (-1.0, [gf, s, inv_v, (xhat, lab, f"xhat({sym['x']})"),
+                         (xhat, k, f"xhat({sym['x']})")], "i", k)]
+        return structured(terms, sizes | {"k": xhat.shape[-1]}, f"dC/d{sym['gamma']}",
+                          sym["x"])
+    gx = np.sum(g * xhat, axis=axes, keepdims=True)
+    value = r * (g - g.mean(axis=axes, keepdims=True) - xhat * gx / V)
+    shared = "".join(c for c in lab if c not in normed)
+    return structured([(1.0, [(value, lab, f"dxhat/dx^T dC/d{sym['out']}")], shared, lab)],
+                      sizes, f"dC/d{sym['gamma']}", sym["x"])
+
+
+def _gamma(layer, ctx, lab: str) -> np.ndarray:
+    """gamma shaped to broadcast against the input."""
+    gamma = ctx.p["gamma"]
+    if type(layer).__name__ == "BatchNorm2d":
+        return gamma.reshape((1, -1) + (1,) * (len(lab) - 2))
+    return gamma
+
+
+def _inv_sigma(layer, ctx, lab: str) -> np.ndarray:
+    """1/sigma of each group, shaped to broadcast against the input."""
+    rs = ctx.cache[1]
+    if type(layer).__name__ == "BatchNorm2d":
+        return rs.reshape((1, -1) + (1,) * (len(lab) - 2))
+    return rs
