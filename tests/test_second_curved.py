@@ -1,8 +1,9 @@
 """Structured second order of a hidden softmax and of the norms (layer norm, batch norm with
-either variance, batch norm over channels): each norm's curvature map and gamma-by-input term
-against central differences of the layer's own backward; Hessian blocks of networks with them
-against central differences of the gradient, the dense method, Hessian-vector products (which
-take these layers by complex step) and torch.func.hessian of a written-out layer norm."""
+either variance, batch norm over channels, group norm): each norm's curvature map and
+gamma-by-input term against central differences of the layer's own backward; Hessian blocks of
+networks with them against central differences of the gradient, the dense method,
+Hessian-vector products (which take these layers by complex step) and torch.func.hessian of a
+written-out layer norm."""
 
 import numpy as np
 import pytest
@@ -10,13 +11,16 @@ import pytest
 import tensorcalc as tc
 from tensorcalc.layers import norm_second
 
-NORMS = {
-    "layer norm": (lambda: tc.LayerNorm(), (3, 5)),
-    "layer norm, one sample": (lambda: tc.LayerNorm(), (5,)),
-    "batch norm": (lambda: tc.BatchNorm(), (4, 3)),
-    "batch norm, Bessel": (lambda: tc.BatchNorm(unbiased=True), (4, 3)),
-    "batch norm over channels": (lambda: tc.BatchNorm2d(), (2, 3, 2, 2)),
-    "batch norm over channels, 1-d": (lambda: tc.BatchNorm2d(), (3, 2, 3)),
+NORMS = {  # (layer, input shape, batched)
+    "layer norm": (lambda: tc.LayerNorm(), (3, 5), True),
+    "layer norm, one sample": (lambda: tc.LayerNorm(), (5,), False),
+    "batch norm": (lambda: tc.BatchNorm(), (4, 3), True),
+    "batch norm, Bessel": (lambda: tc.BatchNorm(unbiased=True), (4, 3), True),
+    "batch norm over channels": (lambda: tc.BatchNorm2d(), (2, 3, 2, 2), True),
+    "batch norm over channels, 1-d": (lambda: tc.BatchNorm2d(), (3, 2, 3), True),
+    "group norm": (lambda: tc.GroupNorm(2), (2, 4, 2, 2), True),
+    "group norm, one sample": (lambda: tc.GroupNorm(3), (6, 2), False),
+    "group norm on vectors": (lambda: tc.GroupNorm(2), (3, 4), True),
 }
 
 
@@ -34,8 +38,7 @@ def _central(f, x, h=1e-6):
 def test_norm_entries_are_derivatives_of_the_layers_own_backward(name):
     """The curvature map is the Jacobian of x -> dC/dx (the layer's backward at fixed g), and
     the gamma-by-input term the Jacobian of x -> dC/dgamma."""
-    make, shape = NORMS[name]
-    batched = len(shape) > 1 and "one sample" not in name
+    make, shape, batched = NORMS[name]
     net = tc.Network.stack([make()], input_shape=shape[1:] if batched else shape, seed=3)
     rng = np.random.default_rng(0)
     x, g = rng.normal(size=shape), rng.normal(size=shape)
@@ -78,6 +81,9 @@ CASES = {
     "conv, batch norm over channels": lambda: tc.Network.stack(
         [tc.Conv2d(2, 2, padding=1), tc.BatchNorm2d(), "softplus", tc.Flatten(), tc.Dense(2)],
         input_shape=(1, 3, 3), loss="nll", seed=7),
+    "conv, group norm": lambda: tc.Network.stack(
+        [tc.Conv2d(4, 2, padding=1), tc.GroupNorm(2), "tanh", tc.Flatten(), tc.Dense(2)],
+        input_shape=(1, 3, 3), loss="nll", seed=8),
 }
 
 NEEDS_BATCH = ("batch norms", "conv, batch norm over channels")

@@ -12,6 +12,9 @@ with ``c = u . xhat`` and ``w = u A`` over each group: five terms of the input's
 the layer's input to itself. The gamma-by-input term is ``d(dC/dgamma)/dx``: for layer norm
 (gamma along the normalised axis) ``g_i A_ik / sigma``, three terms; for batch norm and batch
 norm over channels (gamma along the shared axis) ``(g A) / sigma``, one array and a delta.
+Group norm's groups are the channels of a sample that share a group: its terms carry the
+channel-group indicator ``[g(c) = g(d)]`` of its Jacobian, and per-group values repeated per
+channel.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ def _layout(layer, x: np.ndarray, batched: bool):
 
 
 def norm_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
-    """The own curvature of a layer norm, batch norm or batch norm over channels at ``ctx``
-    with upstream gradient ``g`` (module docstring)."""
+    """The own curvature of a layer norm, batch norm, batch norm over channels or group norm
+    at ``ctx`` with upstream gradient ``g`` (module docstring)."""
+    if type(layer).__name__ == "GroupNorm":
+        return _group_curvature(layer, ctx, g, sym)
     xhat = ctx.cache[0]
     lab, normed, short = _layout(layer, xhat, ctx.batched)
     axes = tuple(lab.index(c) for c in normed)
@@ -66,6 +71,8 @@ def norm_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
 
 def gamma_input(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
     """``d(dC/dgamma)/dx`` at fixed ``g = dC/dy`` (module docstring)."""
+    if type(layer).__name__ == "GroupNorm":
+        return _group_gamma_input(layer, ctx, g, sym)
     xhat = ctx.cache[0]
     lab, normed, short = _layout(layer, xhat, ctx.batched)
     axes = tuple(lab.index(c) for c in normed)
@@ -105,3 +112,57 @@ def _inv_sigma(layer, ctx, lab: str) -> np.ndarray:
     if type(layer).__name__ == "BatchNorm2d":
         return rs.reshape((1, -1) + (1,) * (len(lab) - 2))
     return rs
+
+
+def _group_layout(layer, ctx):
+    """Labels, sizes, values per group, channels per group and the group indicator."""
+    xhat, b = ctx.cache[0], ctx.batched
+    n, sp, pr = layer._labels(ctx.x, b)
+    lab, other = n + "c" + sp, n + "d" + pr
+    C = xhat.shape[int(b)]
+    k = C // layer.groups
+    M = (xhat[0].size if b else xhat.size) // layer.groups
+    group = np.arange(C) // k
+    same = (group[:, None] == group[None, :]).astype(xhat.dtype)
+    sizes = dict(zip(lab, xhat.shape)) | {"d": C} | dict(zip(pr, xhat.shape[1 + int(b):]))
+    return lab, other, sizes, M, k, (same, "cd", "[g(c) = g(d)]")
+
+
+def _per_channel(values: np.ndarray, k: int, batched: bool) -> np.ndarray:
+    """Per-(sample, group) values repeated for each channel of the group."""
+    return np.repeat(values.reshape(values.shape[:1 + int(batched)]), k, axis=-1)
+
+
+def _group_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
+    xhat, rs = ctx.cache
+    b = ctx.batched
+    lab, other, sizes, M, k, E = _group_layout(layer, ctx)
+    u = g * layer._channel(ctx.p["gamma"], g, b)
+    ug, xg = layer._grouped(u, b), layer._grouped(xhat, b)
+    axes = tuple(range(1 + b, ug.ndim))
+    c = np.sum(ug * xg, axis=axes, keepdims=True)
+    w = (ug - ug.mean(axis=axes, keepdims=True) - xg * c / M).reshape(xhat.shape)
+    nc = lab[:1 + b]
+    x = sym["x"]
+    s = (_per_channel(rs ** 2 / M, k, b), nc, f"1/(M sigma({x})^2)")
+    cf = (_per_channel(c, k, b), nc, f"c({x})")
+    inv = (np.asarray(1.0 / M, dtype=xhat.dtype), "", "1/M")
+    xh = f"xhat({x})"
+    xa, xb = (xhat, lab, xh), (xhat, other, xh)
+    wa, wb = (w, lab, f"w({x})"), (w, other, f"w({x})")
+    terms = [(-1.0, [s, xa, wb, E], lab, other), (-1.0, [s, wa, xb, E], lab, other),
+             (-1.0, [s, cf], lab, lab), (1.0, [s, cf, inv, E], lab, other),
+             (1.0, [s, cf, inv, xa, xb, E], lab, other)]
+    return structured(terms, sizes, f"dC/d{x}", x)
+
+
+def _group_gamma_input(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
+    xhat, rs = ctx.cache
+    lab, other, sizes, M, k, E = _group_layout(layer, ctx)
+    r = (_per_channel(rs, k, ctx.batched), lab[:1 + ctx.batched], f"1/sigma({sym['x']})")
+    gf = (g, lab, f"dC/d{sym['out']}")
+    inv = (np.asarray(1.0 / M, dtype=xhat.dtype), "", "1/M")
+    xh = f"xhat({sym['x']})"
+    terms = [(1.0, [gf, r], "c", lab), (-1.0, [gf, r, inv, E], "c", other),
+             (-1.0, [gf, r, inv, (xhat, lab, xh), (xhat, other, xh), E], "c", other)]
+    return structured(terms, sizes, f"dC/d{sym['gamma']}", sym["x"])

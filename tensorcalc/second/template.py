@@ -3,10 +3,10 @@
 A layer is *bilinear* in its parameters and input (a dense layer, a convolution), an
 *embedding* (linear in its table, first in the stack), *elementwise* (an activation: its own
 curvature f''), *curved* (a hidden softmax: its own curvature a full map per sample, from the
-registry's second derivative), a *norm* (layer norm, batch norm, batch norm over channels: its
-own curvature a map of five terms, and gamma bilinear with the input), or *linear* and
+registry's second derivative), a *norm* (layer, batch, channel batch and group norm: its own
+curvature a map of five terms, and gamma bilinear with the input), or *linear* and
 parameter-free (flatten, pooling, dropout: no curvature of their own; max pooling is linear
-wherever it is differentiable), or *generic* (group norm, a residual block): no structured
+wherever it is differentiable), or *generic* (a residual block): no structured
 parts, its second-order terms taken from its own forward and backward by complex-step
 differentiation, exact to rounding. The last layer may be an output activation or softmax,
 whose curvature goes with the loss's. Hessian-vector products take the curved and norm layers
@@ -28,6 +28,7 @@ from ..layers import (
     Dropout,
     Embedding,
     Flatten,
+    GroupNorm,
     LayerNorm,
     MaxPool,
     Softmax,
@@ -57,7 +58,7 @@ class Template:
     activations: tuple[int, ...]  # hidden elementwise activations (0-based positions)
     output: object  # the output Activation or Softmax, or None
     top: int  # the position of the logits' layer (before the output activation)
-    generic: tuple[int, ...] = ()  # layers without structured parts (norms, residual blocks)
+    generic: tuple[int, ...] = ()  # layers without structured parts (residual blocks)
     curved: tuple[int, ...] = ()  # hidden softmax and layer norm: a full curvature map each
 
 
@@ -72,7 +73,7 @@ def role(layer, k: int, last: bool) -> str:
         return "linear"
     if isinstance(layer, Softmax):
         return "output" if last else "curved"
-    if type(layer) in (LayerNorm, BatchNorm, BatchNorm2d):
+    if type(layer) in (LayerNorm, BatchNorm, BatchNorm2d, GroupNorm):
         return "norm"
     return "generic"
 
@@ -101,7 +102,6 @@ def structured_only(net, tpl: Template) -> None:
         raise TensorcalcError(
             f"layer {k + 1} ({type(net.layers[k]).__name__}) has no structured second-order "
             f"parts (they are stated for dense and convolution layers, activations, a hidden "
-            f"softmax, layer, batch and channel batch norm, flatten, pooling, dropout and an "
-            f"embedding); tc.hessian "
+            f"softmax, the norms, flatten, pooling, dropout and an embedding); tc.hessian "
             f"and tc.hvp still give its Hessian exactly, from its own forward and backward "
             f"differentiated by complex step.")
