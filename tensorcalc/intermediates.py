@@ -14,7 +14,7 @@ import numpy as np
 
 from .core.chain import chain
 from .core.derivative import Derivative
-from .jacobian import _input_derivative
+from .jacobian import input_derivative
 from .network.forward import run
 from .numeric import numerical_derivative
 
@@ -23,13 +23,13 @@ def _as_gradient(array: np.ndarray, symbol: str) -> Derivative:
     return Derivative._wrap(np.array(array), (), array.shape, "C", symbol)
 
 
-def _back(rec, g: np.ndarray) -> np.ndarray:
+def back_through(rec, g: np.ndarray) -> np.ndarray:
     """dC/d(input of a layer) from dC/d(its output) by the layer's shortcut (a residual
     block: its inner stack, and the sum rule)."""
     if rec.node.children:
         inner = g
         for r in reversed(rec.inner):
-            inner = _back(r, inner)
+            inner = back_through(r, inner)
         return rec.node.layer.merge(g, inner)
     return rec.node.layer.backward(g, rec.ctx, True)[0]
 
@@ -42,7 +42,7 @@ def boundary_arrays(net, fw, y) -> dict[int, np.ndarray]:
     for k in range(len(records) - 1, -1, -1):
         out[k] = g
         if k:
-            g = _back(records[k], g)
+            g = back_through(records[k], g)
     return out
 
 
@@ -68,7 +68,7 @@ def intermediates(net, fw, y, method: str) -> dict[int, Derivative]:
     for k in range(len(records) - 1, -1, -1):
         out[k + 1] = g
         if k:
-            local = _input_derivative(records[k])
+            local = input_derivative(records[k])
             if method == "dense":
                 local.check_dense_size()
                 local = Derivative._wrap(local.dense(), local.out_shape, local.in_shape,

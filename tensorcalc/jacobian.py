@@ -39,22 +39,23 @@ def chain_collapsing(parts: list[Derivative]) -> Derivative:
     return result
 
 
-def _input_derivative(rec) -> Derivative:
+def input_derivative(rec) -> Derivative:
+    """d(output)/d(input) of one layer on a forward pass (a residual block: I + J_f)."""
     layer = rec.node.layer
     if rec.node.children:
-        inner = [_input_derivative(r) for r in reversed(rec.inner)]
+        inner = [input_derivative(r) for r in reversed(rec.inner)]
         return layer.local_from(inner, rec.ctx.x.shape, rec.ctx.sym)
     return layer.local(rec.ctx, "x")
 
 
-def _parts_to(records, path: tuple[int, ...], wrt: str) -> list[Derivative]:
+def parts_to(records, path: tuple[int, ...], wrt: str) -> list[Derivative]:
     """Local derivatives from the top of ``records`` down to parameter ``wrt`` of the layer at
     ``path`` (relative to ``records``)."""
-    parts = [_input_derivative(r) for r in reversed(records[path[0]:])]
+    parts = [input_derivative(r) for r in reversed(records[path[0]:])]
     rec = records[path[0] - 1]
     if len(path) == 1:
         return parts + [rec.node.layer.local(rec.ctx, wrt)]
-    return parts + _parts_to(list(rec.inner), path[1:], wrt)
+    return parts + parts_to(list(rec.inner), path[1:], wrt)
 
 
 def jacobian(net: Network, x, wrt: str = "x", of: str | int = "output") -> Derivative:
@@ -101,7 +102,7 @@ def jacobian_at(net: Network, fw, wrt: str, top: int) -> Derivative:
         if wrt == "x":
             if not records:
                 raise TensorcalcError("of=0 is the input itself; ask for a layer 1..n.")
-            d = chain_collapsing([_input_derivative(r) for r in reversed(records)])
+            d = chain_collapsing([input_derivative(r) for r in reversed(records)])
             return Derivative._make(d.terms, d.sizes, d.of, "x", d._dtype)
         path, s = owner[wrt]
-        return chain_collapsing(_parts_to(records, path, s))
+        return chain_collapsing(parts_to(records, path, s))

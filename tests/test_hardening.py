@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _custom_layer import scaled_network
 from hypothesis import given, settings
 
 import tensorcalc as tc
@@ -185,10 +186,8 @@ ROWS = [
      lambda: tc.hvp(NET, X, Y, {"W1": np.ones((3, 4))}),
      tc.ShapeMismatchError, "v['W1'] has shape (3, 4); W1 has shape (4, 3)"),
     ("Hessian parts of a layer without structured parts",
-     lambda: tc.hessian_parts(tc.Network.stack([tc.Dense(3), tc.Residual([tc.Dense(3), "tanh"])],
-                                               input_shape=(2,)),
-                              np.ones(2), np.zeros(3), "W1"),
-     tc.TensorcalcError, "layer 2 (Residual) has no structured second-order parts"),
+     lambda: tc.hessian_parts(scaled_network(), np.ones(2), np.zeros(2), "W1"),
+     tc.TensorcalcError, "layer 2 (Scale) has no structured second-order parts"),
     ("a gradient the result does not hold",
      lambda: tc.backprop(NET, X, Y)["W9"], tc.UnknownNameError, "these gradients are W1"),
     ("more indices than a derivative has axes",

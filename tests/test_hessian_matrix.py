@@ -5,7 +5,7 @@ and on the block-assembly fallback; the mapping's laziness and the dense limit."
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from test_second_order import CNN_CASES, GENERIC, _data, dense_cases
+from test_second_order import CNN_CASES, RESIDUAL, _data, dense_cases
 
 import tensorcalc as tc
 from tensorcalc.second.whole import _stacked_matrix
@@ -65,13 +65,13 @@ def test_stacked_route_and_block_route_agree():
         np.testing.assert_allclose(M, blocks, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", list(CNN_CASES) + list(GENERIC)[:2])
+@pytest.mark.parametrize("name", list(CNN_CASES) + list(RESIDUAL)[:2])
 def test_convolutions_embeddings_and_norms(name):
     rng = np.random.default_rng(7)
     if name in CNN_CASES:
         net, x, y = CNN_CASES[name](rng)
     else:
-        net = GENERIC[name]()
+        net = RESIDUAL[name]()
         x, y = _data(net, rng)
     _check(net, x, y)
 

@@ -28,13 +28,14 @@ from ..core.chain import chain
 from ..core.derivative import Derivative
 from ..core.term import Factor
 from ..core.validate import trusted
+from ..intermediates import back_through
 from ..intermediates import boundary_arrays as output_gradients
-from ..jacobian import jacobian_at
+from ..jacobian import chain_collapsing, input_derivative, jacobian_at, parts_to
 from ..layers import Dense
 from .curved import curvature_map, gamma_input
 from .loss import loss_curvature
 from .maps import transpose
-from .template import Template
+from .template import Template, where
 
 #: A curvature part with more terms than this (a norm's five terms through the three of an
 #: earlier norm's Jacobian on each side) is contracted to one factor, no larger than its block.
@@ -58,6 +59,7 @@ class Parts:
         self.y = net.loss_fn.targets(self.fw.output, y)
         self.batched = self.fw.x.ndim > len(net.input_shape)
         self.grads = output_gradients(net, self.fw, self.y)  # dC/d(output of layer k)
+        self._inner: dict = {}  # dC/d(output) and d(input)/dp at positions inside blocks
         self._jac: dict = {}
         self._left: dict = {}
         self._H = None
@@ -76,9 +78,46 @@ class Parts:
         d.check_dense_size()
         return Derivative._wrap(d.dense(), d.out_shape, d.in_shape, d.of, d.wrt)
 
-    def reaches(self, k: int, name: str) -> bool:
-        """Whether parameter ``name`` acts at or before layer ``k`` (0-based)."""
-        return self.owner[name].index <= k
+    def reaches(self, pos: tuple, name: str) -> bool:
+        """Whether parameter ``name`` acts before the layer at ``pos`` (reaches its input)."""
+        return self.owner[name].pos < pos
+
+    def rec(self, pos: tuple):
+        """The forward record of the layer at ``pos``."""
+        rec = self.fw.records[pos[0]]
+        for j in pos[1:]:
+            rec = rec.inner[j]
+        return rec
+
+    def grad(self, pos: tuple) -> np.ndarray:
+        """dC/d(output of the layer at ``pos``); inside a block, by the block's inner layers
+        from the block's output (the skip path reaches only the block's input)."""
+        if len(pos) == 1:
+            return self.grads[pos[0]]
+        if ("g", pos) not in self._inner:
+            g = self.grad(pos[:-1])
+            for r in reversed(self.rec(pos[:-1]).inner[pos[-1] + 1:]):
+                g = back_through(r, g)
+            self._inner["g", pos] = g
+        return self._inner["g", pos]
+
+    def jac_in(self, pos: tuple, p: str) -> Derivative:
+        """d(input of the layer at ``pos``)/dp, structured; ``p`` must reach it."""
+        if len(pos) == 1:
+            return self.jac(pos[0], p)
+        if ("J", pos, p) not in self._inner:
+            inner, j, depth = list(self.rec(pos[:-1]).inner), pos[-1], len(pos) - 1
+            owner = self.owner[p]
+            with trusted():
+                if owner.pos[:depth] == pos[:-1]:  # inside this block, before pos
+                    symbol = next(s for s, n in owner.names.items() if n == p)
+                    rel = tuple(k + 1 for k in owner.pos[depth:])
+                    d = chain_collapsing(parts_to(inner[:j], rel, symbol))
+                else:  # before the block: through the inner layers below pos
+                    d = chain_collapsing([input_derivative(r) for r in reversed(inner[:j])]
+                                         + [self.jac_in(pos[:-1], p)])
+            self._inner["J", pos, p] = self.local(d)
+        return self._inner["J", pos, p]
 
     def gauss_newton(self, p: str, q: str) -> Derivative:
         top = self.tpl.top + 1
@@ -102,52 +141,49 @@ class Parts:
         top = self.tpl.top + 1
         return chain(transpose(self.jac(top, p)), C, self.jac(top, q))
 
-    def curvature(self, k: int, p: str, q: str) -> Derivative | None:
-        """Activation ``k``'s own curvature, through the Jacobians of its input."""
-        if not (self.reaches(k - 1, p) and self.reaches(k - 1, q)):
+    def curvature(self, k: tuple, p: str, q: str) -> Derivative | None:
+        """The own curvature of the activation at ``k``, through the Jacobians of its input."""
+        if not (self.reaches(k, p) and self.reaches(k, q)):
             return None
-        rec = self.fw.records[k]
-        s = rec.node.layer.primitive.second_hadamard(self.grads[k], rec.ctx.x)
+        rec = self.rec(k)
+        s = rec.node.layer.primitive.second_hadamard(self.grad(k), rec.ctx.x)
         if not np.any(s):
             return None
         sym = rec.ctx.sym["in"]
         if (k, p) not in self._left:
             D = self.local(_diag(s, f"dC/d{rec.ctx.sym['out']} (.) f''({sym})", sym))
-            self._left[k, p] = chain(transpose(self.jac(k, p)), D)
-        return chain(self._left[k, p], self.jac(k, q))
+            self._left[k, p] = chain(transpose(self.jac_in(k, p)), D)
+        return chain(self._left[k, p], self.jac_in(k, q))
 
-    def curved(self, k: int, p: str, q: str) -> Derivative | None:
-        """The own curvature of a hidden softmax or layer norm ``k`` (a full map on its input,
+    def curved(self, k: tuple, p: str, q: str) -> Derivative | None:
+        """The own curvature of a hidden softmax or a norm at ``k`` (a full map on its input,
         :mod:`tensorcalc.second.curved`), through the Jacobians of its input."""
-        if not (self.reaches(k - 1, p) and self.reaches(k - 1, q)):
+        if not (self.reaches(k, p) and self.reaches(k, q)):
             return None
         if (k, "map") not in self._left:
-            self._left[k, "map"] = self.local(curvature_map(self.fw.records[k], self.grads[k]))
+            self._left[k, "map"] = self.local(curvature_map(self.rec(k), self.grad(k)))
         if (k, p) not in self._left:
-            self._left[k, p] = chain(transpose(self.jac(k, p)), self._left[k, "map"])
-        part = chain(self._left[k, p], self.jac(k, q))
+            self._left[k, p] = chain(transpose(self.jac_in(k, p)), self._left[k, "map"])
+        part = chain(self._left[k, p], self.jac_in(k, q))
         if len(part.terms) > MAX_TERMS:  # norms behind norms: terms multiply; contract once
-            part = part.contracted(f"curvature of {self.fw.records[k].ctx.sym['in']}")
+            part = part.contracted(f"curvature of {self.rec(k).ctx.sym['in']}")
         return part
 
     def bilinear(self, unit, p: str, q: str) -> Derivative | None:
         """d2(B(theta, x))/dtheta dx of a bilinear layer, for ``p`` its weight and ``q`` a
         parameter acting before it: the weight's gradient is linear in the layer's input."""
         if unit.kind == "norm":
-            if (p != unit.names["gamma"] or unit.index == 0
-                    or not self.owner[q].index < unit.index):
+            if p != unit.names["gamma"] or not self.reaches(unit.pos, q):
                 return None
-            rec = self.fw.records[unit.index]
-            E = self.local(gamma_input(rec, self.grads[unit.index]))
-            return chain(E, self.jac(unit.index, q))
+            E = self.local(gamma_input(self.rec(unit.pos), self.grad(unit.pos)))
+            return chain(E, self.jac_in(unit.pos, q))
         weight = unit.names.get("W", unit.names.get("K"))
-        if (not unit.bilinear or p != weight or unit.index == 0
-                or not self.owner[q].index < unit.index):
+        if not unit.bilinear or p != weight or not self.reaches(unit.pos, q):
             return None
-        rec = self.fw.records[unit.index]
+        rec = self.rec(unit.pos)
         if isinstance(rec.node.layer, Dense):
-            E = self.local(self._dense_mixed(rec, self.grads[unit.index]))
-            return chain(E, self.jac(unit.index, q))
+            E = self.local(self._dense_mixed(rec, self.grad(unit.pos)))
+            return chain(E, self.jac_in(unit.pos, q))
         return self._columns(rec, unit, p, q)
 
     def _dense_mixed(self, rec, delta: np.ndarray) -> Derivative:
@@ -163,10 +199,10 @@ class Parts:
     def _columns(self, rec, unit, p: str, q: str) -> Derivative:
         """The same term for a convolution, column by column: the kernel's gradient with the
         layer's input replaced by d(input)/dq_j (the shortcut backward is linear in it)."""
-        J = self.jac(unit.index, q).dense()  # d(input of the layer)/dq
+        J = self.jac_in(unit.pos, q).dense()  # d(input of the layer)/dq
         q_shape = self.net.params[q].shape
         columns = J.reshape(rec.ctx.x.shape + (-1,))
-        delta = self.grads[unit.index]
+        delta = self.grad(unit.pos)
         symbol = {"W": "W", "K": "K"}[next(s for s, n in unit.names.items() if n == p)]
         out = np.stack([rec.node.layer.backward(delta, rec.ctx._replace(
             x=columns[..., j]), want_input=False)[1][symbol] for j in range(columns.shape[-1])],
@@ -177,8 +213,7 @@ class Parts:
 
     def decay(self, p: str, q: str) -> Derivative | None:
         c = self.net.weight_decay
-        decayed = {u.names[s] for u in self.tpl.units
-                   for s in self.net.layers[u.index].decay}
+        decayed = {u.names[s] for u in self.tpl.units for s in u.layer.decay}
         if not c or p != q or p not in decayed:
             return None
         shape = self.net.params[p].shape
@@ -196,17 +231,17 @@ class Parts:
             for k in sorted(self.tpl.activations + self.tpl.curved):
                 term = (self.curvature if k in self.tpl.activations else self.curved)(k, p, q)
                 if term is not None:
-                    parts[f"curvature of layer {k + 1}"] = term
+                    parts[f"curvature of {where(self.net, k)}"] = term
             term = self.output_curvature(p, q) if logits else None
             if term is not None:
                 parts[f"curvature of layer {len(self.net.layers)}"] = term
             for unit in self.tpl.units:
                 term = self.bilinear(unit, p, q)
                 if term is not None:
-                    parts[f"bilinear of layer {unit.index + 1}"] = term
+                    parts[f"bilinear of {where(self.net, unit.pos)}"] = term
                 term = self.bilinear(unit, q, p)
                 if term is not None:
-                    parts[f"bilinear of layer {unit.index + 1}"] = transpose(term)
+                    parts[f"bilinear of {where(self.net, unit.pos)}"] = transpose(term)
             term = self.decay(p, q)
             if term is not None:
                 parts["weight decay"] = term

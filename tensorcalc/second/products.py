@@ -93,8 +93,8 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
     fw = net.forward(x)
     t = net.loss_fn.targets(fw.output, y)
     records = fw.records[: tpl.top + 1]
-    first = "embedding" if tpl.units and tpl.units[0].index == 0 \
-        and tpl.units[0].kind == "embedding" else None
+    lead = tpl.units[0] if tpl.units else None  # an embedding reading the data, or None
+    first = lead.pos[0] if lead and lead.kind == "embedding" and len(lead.pos) == 1 else None
     tangents = _forward(net, records, np.zeros(fw.x.shape, dtype=net.dtype), d, first)
     gn, own = loss_curvature(net, fw, t, tpl.output)
     rg = _apply(gn, tangents[-1][0])  # the tangent of dC/d(logits)
@@ -114,7 +114,7 @@ def hvp(net, x, y, v: Mapping[str, object], *, gauss_newton: bool = False
 
 
 def _role(rec, k: int, first) -> str:
-    return first if (k == 0 and first) else _product_role(rec.node.layer)
+    return "embedding" if k == first else _product_role(rec.node.layer)
 
 
 def _product_role(layer) -> str:
@@ -151,7 +151,7 @@ def _backward(records, tangents, r_input, g, rg, d: dict, out: dict, *, second: 
     for k in range(len(records) - 1, -1, -1):
         rec = records[k]
         r_in = tangents[k - 1][0] if k else r_input
-        want_input = not (top and k == 0)
+        want_input = not (top and (k == 0 or k == first))
         if rec.node.children:
             g_inner, rg_inner = _backward(list(rec.inner), tangents[k][1], r_in, g, rg, d, out,
                                           second=second)
@@ -165,6 +165,8 @@ def _backward(records, tangents, r_input, g, rg, d: dict, out: dict, *, second: 
             rg = _backward_tangent(rec, kind, rg, g, r_in, d, out, second=second,
                                    want_input=want_input)
         g = g_in
+        if top and k == first:  # the embedding reads the data: nothing below has parameters
+            break
     return g, rg
 
 
