@@ -45,6 +45,13 @@ def main() -> int:
     checks.check("diagonal() without the block = the block's diagonal",
                  float(np.abs(H.diagonal().ravel() - np.diag(H.dense().reshape(12, 12))).max()),
                  1e-15)
+    whole = tc.hessian(net, x, y)  # every block, built when read; .matrix() in one array
+    M = whole.matrix()
+    checks.check("the whole Hessian's W1 corner = the W1 block",
+                 float(np.abs(M[:12, :12] - H.dense().reshape(12, 12)).max()), 1e-14)
+    eig = np.linalg.eigvalsh(M)
+    print(f"\nthe whole Hessian, {M.shape[0]} parameters: eigenvalues from {eig.min():.3g} to "
+          f"{eig.max():.3g}, {int(np.sum(eig < -1e-12))} negative (the curvature parts)")
     panels = {name: d.dense().reshape(12, 12) for name, d in parts.items()}
     if "--plot" in sys.argv[1:]:
         path = sys.argv[sys.argv.index("--plot") + 1]
