@@ -22,7 +22,6 @@ def _arrays(labels, seed=0):
     (["nj", "ni", "nl"], "ijl"),  # the diagonal part, contracted to its distinct labels
     (["ij", "nj", "nm", "ni", "il", "nl", "nr"], "jmlr"),  # summed labels (i, n) on both sides
     (["nri", "nrj", "m", "nq", "nl"], "ijql"),  # two shared labels and a loose factor
-    (["ij", "ql"], "ijql"),  # no shared label: an outer product
 ])
 def test_split_product_equals_einsum(labels, result):
     ops = _arrays(labels)
@@ -35,10 +34,12 @@ def test_split_product_equals_einsum(labels, result):
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_split_product_declines_what_it_cannot_cut_or_is_small():
+def test_split_product_declines_what_it_cannot_cut_is_small_or_an_outer_product():
     ops = _arrays(["ni", "njq", "nl"])  # every cut of jilq separates j from q
     assert split_product(ops, "jilq", SIZES, contract) is None
     assert split_product(_arrays(["ni", "nj"]), "ij", SIZES, contract) is None  # 1,640 entries
+    assert split_product(_arrays(["ij", "ql"]), "ijql", SIZES, contract) is None  # an outer
+    assert split_product(_arrays(["mi", "j", "ql"]), "ijql", {**SIZES, "m": 2}, contract) is None
 
 
 def test_split_product_with_one_buffer_on_both_sides():

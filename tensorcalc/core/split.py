@@ -18,6 +18,9 @@ import numpy as np
 #: Results with fewer entries than this take the ordinary path (the split saves a copy of the
 #: result; below this size the copy costs less than a second path).
 SPLIT_MIN = 1 << 16
+#: A product summing fewer entries than this is an outer product, which BLAS writes more
+#: slowly than numpy's broadcasting (measured 7.1 ms against 4.3 ms for 5,120 x 784 at 1).
+SHARED_MIN = 4
 
 Operand = tuple[np.ndarray, str]
 
@@ -50,7 +53,8 @@ def matrix_halves(operands: Sequence[Operand], result: str, sizes: dict,
                   contract: Callable[[Sequence[Operand], str], np.ndarray]):
     """``(X, Y, cut)``, matrices of shapes ``(s, p)`` and ``(s, q)`` with ``X^T Y`` the contraction
     of ``operands`` to ``result`` read as a ``(p, q)`` matrix (see the module docstring); None
-    when the result is small or no cut of it separates the operands. Operands that carry no
+    when the result is small, no cut of it separates the operands, or the halves share fewer
+    than ``SHARED_MIN`` summed entries (an outer product). Operands that carry no
     result label (a scalar, a summed-only factor) go with the half that carries more of their
     labels (the left on a tie); ``cut`` is the
     length of the result's prefix that ``X`` carries."""
@@ -64,6 +68,8 @@ def matrix_halves(operands: Sequence[Operand], result: str, sizes: dict,
     cut, left, right = found
     left_labels = {c for _, lab in left for c in lab}
     right_labels = {c for _, lab in right for c in lab}
+    if math.prod(sizes[c] for c in (left_labels & right_labels) - set(result)) < SHARED_MIN:
+        return None
     for op in loose:  # with the half that already carries more of its labels
         side, labels = ((right, right_labels) if len(set(op[1]) - right_labels)
                         < len(set(op[1]) - left_labels) else (left, left_labels))
@@ -86,8 +92,8 @@ def split_product(operands: Sequence[Operand], result: str, sizes: dict,
 
     >>> import numpy as np
     >>> from tensorcalc.core.contract import contract
-    >>> a, b = np.ones((2, 300)), np.arange(600.0).reshape(2, 300)
-    >>> out = split_product([(a, "ni"), (b, "nj")], "ij", {"n": 2, "i": 300, "j": 300}, contract)
+    >>> a, b = np.ones((4, 300)), np.arange(1200.0).reshape(4, 300)
+    >>> out = split_product([(a, "ni"), (b, "nj")], "ij", {"n": 4, "i": 300, "j": 300}, contract)
     >>> bool(np.array_equal(out, np.einsum("ni,nj->ij", a, b)))
     True
     """
