@@ -16,8 +16,12 @@ logits (a fused pair's closed form, ``diag(p) - p p^T``) and ``delta^l = dC/dz^l
 the second derivative of each layer's bilinear map gives the bilinear sum (for a dense layer a
 structured ``delta (x) da/dq``; for a convolution its backward applied to each column of
 ``da/dq``). The Gauss-Newton part is positive semi-definite for a convex loss; the curvature
-parts are what make a Hessian indefinite. Every other part is a chain of the structured
-Jacobians of the first order, never contracted here.
+parts are what make a Hessian indefinite. A hidden softmax or a norm contributes its own
+curvature as a full map ``M`` in place of the diagonal (``J^l_p^T M J^l_q``,
+:mod:`tensorcalc.second.curved`), and a norm's ``gamma`` a bilinear term ``g (.) dxhat/dx``.
+Layers inside residual blocks sit at their own positions (paths): the Jacobians of their input
+run through the block's inner layers and its skip path. Every other part is a chain of the
+structured Jacobians of the first order, never contracted here.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ def _pairs(net, wrt) -> list[tuple[str, str]]:
 
 def hessian_parts(net, x, y, wrt) -> HessianParts:
     """The named parts of one block (``wrt`` a name or a pair): ``"Gauss-Newton"``,
-    ``"curvature of layer l"``, ``"bilinear of layer l"``, ``"weight decay"``; their sum is
+    ``"curvature of layer l"``, ``"bilinear of layer l"`` (a layer inside a residual block by
+    its place, ``layer 2.3``), ``"weight decay"``; their sum is
     :func:`hessian`'s block. Printed, each part's entry formula in index notation;
     ``.latex()`` the same as a LaTeX ``align`` block.
 
@@ -74,10 +75,10 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
     :class:`~tensorcalc.Derivative` of shape ``p.shape + q.shape`` (``W1`` by ``W1`` is a
     ``matrix-by-matrix``). ``method`` is ``"full"`` (the structured second-order chain: a
     sum of parts, see :func:`hessian_parts`), ``"dense"`` (every part materialised first,
-    refused above the dense limit) or ``"numeric"`` (central differences of the gradient). For
-    a network with a layer that has no structured parts (a norm, a residual block, a hidden
-    softmax) ``"full"`` and ``"dense"`` build the block from exact Hessian-vector products,
-    one column per entry of ``q``.
+    refused above the dense limit) or ``"numeric"`` (central differences of the gradient).
+    Every built-in layer kind has structured parts (residual blocks walked into); for a
+    network with a layer kind that has none (one a user writes) ``"full"`` and ``"dense"``
+    build the block from exact Hessian-vector products, one column per entry of ``q``.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.random([3, 4, 2], hidden="tanh", seed=0)
@@ -137,8 +138,7 @@ def gauss_newton(net, x, y, wrt=None):
 
 def _columns(net, x, y, pairs, product) -> dict:
     """Blocks from exact Hessian- (or Gauss-Newton-) vector products, one column per entry of
-    each ``q``: for networks with a layer that has no structured parts (a norm, a residual
-    block, a hidden softmax)."""
+    each ``q``: for networks with a layer kind that has no structured parts."""
     wanted = {q for _, q in pairs}
     columns: dict = {}
     for q in wanted:

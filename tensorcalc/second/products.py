@@ -118,7 +118,7 @@ def _role(rec, k: int, first) -> str:
 
 
 def _product_role(layer) -> str:
-    """A layer's role in the products: a hidden softmax and layer norm go by complex step."""
+    """A layer's role in the products: a hidden softmax and the norms go by complex step."""
     kind = role(layer, 1, False)
     return "generic" if kind in ("curved", "norm") else kind
 
