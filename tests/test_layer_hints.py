@@ -55,6 +55,23 @@ def test_a_dropout_scale_mismatch_gets_no_routing_advice(backward):
     ratio = 0.25 if backward is lb.dropout_backward_unscaled else 1 / 3
     assert f"dx: yours is {ratio:.3f}x the expected" in report.diagnosis[0]
     assert not any(ACCUMULATE in ln for ln in lines(report)), str(report)
+    named = any("1 - p = 0.25" in ln and "dout * mask / (1 - p)" in ln for ln in lines(report))
+    assert named == (backward is lb.dropout_backward_unscaled), str(report)
+
+
+def test_a_dropout_forward_without_its_scale_is_named():
+    def forward(x, param):
+        keep = np.random.default_rng(param["seed"]).uniform(size=x.shape) >= param["p"]
+        return x * keep, keep
+
+    def backward(dout, keep):
+        return dout * keep
+
+    x = RNG.normal(size=(20, 8))
+    report = tc.check_layer(forward, backward, {"x": x}, {"p": 0.4, "seed": 1},
+                            reference=tc.Dropout(0.4))
+    assert any("your kept entries are not scaled" in ln and "1/(1-p) = 1.66667" in ln
+               for ln in lines(report)), str(report)
 
 
 def test_routing_advice_stays_for_max_pooling_and_embeddings():

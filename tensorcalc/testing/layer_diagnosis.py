@@ -85,7 +85,7 @@ def kink_line(name: str, wrong: np.ndarray, x: np.ndarray) -> str | None:
 
 def dropout_line(reference_layers, x: np.ndarray, out: np.ndarray) -> str | None:
     """With a dropout reference: kept entries scaled by 1/p means p was taken as the keep
-    probability."""
+    probability; kept entries not scaled at all, that the 1/(1-p) was left out."""
     layers = as_layers(reference_layers)
     if len(layers) != 1 or not isinstance(layers[0], Dropout) or out.shape != x.shape:
         return None
@@ -98,6 +98,10 @@ def dropout_line(reference_layers, x: np.ndarray, out: np.ndarray) -> str | None
         return (f"your kept entries are scaled by {scale:.6g} = 1/p: your p is the keep "
                 f"probability; torch's (and tc.Dropout's) p is the drop probability, so kept "
                 f"entries are scaled by 1/(1-p) = {1 / (1 - p):.6g}; call it with 1 - p")
+    if np.isclose(scale, 1.0, rtol=1e-6) and 0 < p < 1:
+        return (f"your kept entries are not scaled: inverted dropout (as torch's and "
+                f"tc.Dropout's) multiplies them by 1/(1-p) = {1 / (1 - p):.6g} in the forward "
+                f"pass (and the backward by the same), so that the expected output is x")
     return None
 
 

@@ -1,13 +1,13 @@
 """Which diagnosis lines a layer check prints, by the kind of reference layer: routing advice
 (an assignment that must accumulate, tied maxima) for layers that route their input (max
 pooling, an embedding), the kink advice for activations, the batch-axis sum for a bias
-gradient taken from one sample or their mean."""
+gradient taken from one sample or their mean, dropout's missing 1/(1-p)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Activation, Embedding, Flatten, MaxPool
+from ..layers import Activation, Dropout, Embedding, Flatten, MaxPool
 from .layer_diagnosis import accumulate_line, counts_for, kink_line, term_lines
 from .reference import as_layers
 from .report import diagnose
@@ -48,6 +48,22 @@ def batch_sum_line(name: str, yours: np.ndarray, expected: np.ndarray,
     return None
 
 
+def dropout_scale_line(name: str, yours: np.ndarray, expected: np.ndarray,
+                       layers) -> str | None:
+    """A dropout gradient that is the expected one times (1 - p) wherever it is non-zero:
+    the backward left out the 1/(1-p) that inverted dropout applies to kept entries."""
+    if len(layers) != 1 or not isinstance(layers[0], Dropout) or yours.shape != expected.shape:
+        return None
+    p, kept = layers[0].p, expected != 0
+    if not 0 < p < 1 or not np.any(kept) or np.any(yours[~kept]):
+        return None
+    if np.allclose(yours[kept], (1 - p) * expected[kept], rtol=1e-6):
+        return (f"d{name} is the expected one times 1 - p = {1 - p:.6g}: inverted dropout (as "
+                f"torch's and tc.Dropout's) scales kept entries by 1/(1-p) = {1 / (1 - p):.6g} "
+                f"in the forward pass, so the backward is dout * mask / (1 - p)")
+    return None
+
+
 def tie_line(name: str, wrong: np.ndarray, x: np.ndarray) -> str | None:
     """A max-pooling gradient wrong only at entries whose value another entry shares."""
     if x.shape != wrong.shape or not np.any(wrong):
@@ -85,7 +101,7 @@ def diagnose_layer(report, yours, expected, arrays, reference, inputs, dout, rto
         bad = ~np.isclose(yours[name], expected[name], rtol=rtol,
                           atol=rtol * max(1.0, np.abs(expected[name]).max()))
         accumulate = accumulate_line(name, bad, counts.get(name))
-        for line in (accumulate,
+        for line in (accumulate, dropout_scale_line(name, yours[name], expected[name], layers),
                      kink_line(name, bad, arrays[name]) if activation and name == first else None,
                      tie_line(name, bad, arrays[name]) if pooling and name == first
                      and not accumulate else None):
