@@ -53,7 +53,11 @@ def norm_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
     sigma2 = 1.0 / _inv_sigma(layer, ctx, lab) ** 2
     c = np.sum(u * xhat, axis=axes, keepdims=True)
     w = u - u.mean(axis=axes, keepdims=True) - xhat * c / V
-    keep = lambda a: np.asarray(a.reshape([xhat.shape[lab.index(k)] for k in shared]))  # noqa: E731
+    shared_shape = [xhat.shape[lab.index(k)] for k in shared]
+
+    def keep(a: np.ndarray) -> np.ndarray:  # a per-group value on the shared axes alone
+        return np.asarray(a.reshape(shared_shape))
+
     other = "".join(PRIMES[k] if k in normed else k for k in lab)
     xh, x = f"xhat({sym['x']})", sym["x"]
     s = (keep(1.0 / (V * sigma2)), shared, f"1/(V sigma({x})^2)")
