@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .contract import ascii_spec, contract, contract_full, full_operands
-from .split import matrix_halves
+from .split import SPLIT_MIN, matrix_halves
 from .term import Factor, Term, support_size
 from .windows import program
 
@@ -55,7 +55,8 @@ def _stacked(targets, sizes: dict, dtype):
     rest = []
     for t, target in targets:
         halves = None
-        if not t.relations and len(set(target)) == len(target):
+        if (not t.relations and len(set(target)) == len(target)
+                and math.prod(sizes[c] for c in target) >= SPLIT_MIN and len(t.factors) > 1):
             operands, out = full_operands(_scaled(t, dtype), target, sizes, dtype)
             halves = matrix_halves(operands, out, sizes, contract)
         if halves is None:
