@@ -149,3 +149,14 @@ def test_a_reference_given_by_name_runs_and_is_spelled_as_source():
     with pytest.raises(tc.TensorcalcError, match=r"got 'rellu'.*Did you mean 'relu', "
                                                    r"that is tc.Activation\('relu'\)\?"):
         tc.check_layer(lf.relu_forward, lf.relu_backward, {"x": x}, reference="rellu")
+
+
+def test_intermediates_check_names_the_layers_for_an_index_out_of_range():
+    net = tc.Network.stack([tc.Dense(3), "tanh", tc.Dense(2)], input_shape=(2,),
+                           loss="squared_error")
+    x, y = np.ones((4, 2)), np.zeros((4, 2))
+    with pytest.raises(tc.TensorcalcError) as err:
+        tc.testing.intermediates_check({"dz": np.zeros((4, 2))}, net, x, y, at={99: "dz"})
+    message = str(err.value)
+    assert "[99], which are not in 1..3" in message and "1 Dense(3)" in message
+    assert not isinstance(err.value, AssertionError)

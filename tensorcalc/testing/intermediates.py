@@ -11,6 +11,7 @@ import numpy as np
 
 from ..backprop import backprop
 from ..core.validate import plain_array
+from ..errors import TensorcalcError
 from .arguments import require_at
 from .gradients import GRADIENT_TOLERANCES
 from .report import GradientCheck, check_param, diagnose
@@ -25,7 +26,8 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
     array of another shape is a failure naming both shapes, except one that differs only by
     singleton axes ((1, n) for (n,)), which is compared and noted; a key the student does not
     have is a failure too, with the nearest keys they do have. ``at`` of another form (a key
-    for an index, say) is a :class:`~tensorcalc.TensorcalcError` saying what it should hold.
+    for an index, say, or an index the network does not have) is a
+    :class:`~tensorcalc.TensorcalcError` saying what it should hold.
 
     >>> import numpy as np, tensorcalc as tc
     >>> net = tc.Network.stack([tc.Dense(3), "tanh", tc.Dense(2)], input_shape=(2,),
@@ -41,8 +43,10 @@ def intermediates_check(student: Mapping[str, object], net, x, y,
     missing = [key for key in at.values() if key not in student]
     bad = [l for l in at if not (isinstance(l, int) and 1 <= l <= n)]
     if bad:
-        raise AssertionError(f"layer indices {bad} are not in 1..{n} (the network's layers, "
-                             f"as net.layers lists them).")
+        listed = ", ".join(f"{k} {layer!r}" for k, layer in enumerate(net.layers, 1))
+        raise TensorcalcError(f"at has layer indices {bad}, which are not in 1..{n}: the "
+                              f"network's layers are {listed}; map each index to the key of "
+                              f"your gradient by that layer's output.")
     reference = backprop(net, x, y, "full", intermediates=True).intermediates
     rtol, atol = GRADIENT_TOLERANCES[np.dtype(np.float64)]
     checks, yours, expected, problems, notes = {}, {}, {}, _missing(missing, student), []
