@@ -7,6 +7,7 @@ written-out layer norm."""
 
 import numpy as np
 import pytest
+from _hessians import assert_blocks_agree, assert_matches_torch, draw_data
 
 import tensorcalc as tc
 from tensorcalc.layers import norm_second
@@ -89,40 +90,17 @@ CASES = {
 NEEDS_BATCH = ("batch norms", "conv, batch norm over channels")
 
 
-def _data(net, batch, rng):
-    lead = (batch,) if batch else ()
-    x = rng.normal(size=lead + net.input_shape)
-    out = net(x)
-    if net.loss_fn.name in ("nll", "cross_entropy"):
-        y = rng.integers(out.shape[-1], size=lead) if batch else int(rng.integers(out.shape[-1]))
-    else:
-        y = rng.normal(size=out.shape)
-    return x, y
-
-
 @pytest.mark.parametrize("name, batch", [(name, batch) for name in CASES for batch in (0, 4)
                                          if batch or name not in NEEDS_BATCH])
 def test_blocks_against_central_differences_dense_and_products(name, batch):
     rng = np.random.default_rng(5)
     net = CASES[name]()
-    x, y = _data(net, batch, rng)
-    H, N = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
-    D = tc.hessian(net, x, y, method="dense")
-    scale = max(1.0, max(float(np.abs(N[k].dense()).max()) for k in N))
-    v = {k: rng.normal(size=p.shape) for k, p in net.params.items()}
-    hv = tc.hvp(net, x, y, v)  # layer norm and softmax by complex step there
-    for p, q in H:
-        np.testing.assert_allclose(H[p, q].dense(), N[p, q].dense(), rtol=1e-5,
-                                   atol=1e-6 * scale, err_msg=f"{p}, {q}")
-        np.testing.assert_allclose(H[p, q].dense(), D[p, q].dense(), rtol=1e-12, atol=1e-14)
-    for p in net.params:
-        want = sum(np.tensordot(H[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
-        np.testing.assert_allclose(hv[p], want, rtol=1e-9, atol=1e-12 * scale)
+    assert_blocks_agree(net, *draw_data(net, batch, rng), rng)  # hvp by complex step there
 
 
 def test_parts_name_the_curvature_of_the_norm_and_gamma_bilinear():
     net = CASES["layer norm"]()
-    x, y = _data(net, 4, np.random.default_rng(6))
+    x, y = draw_data(net, 4, np.random.default_rng(6))
     parts = tc.hessian_parts(net, x, y, "W1")
     assert list(parts) == ["Gauss-Newton", "curvature of layer 2", "curvature of layer 3"]
     assert len(parts["curvature of layer 2"].terms) == 5
@@ -151,10 +129,4 @@ def test_against_torch_func_hessian():
         z = a @ p["W4"].T + p["b4"]
         return -torch.log_softmax(z, -1)[torch.arange(6), torch.tensor(y)].mean()
 
-    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
-        *(torch.tensor(net.params[k]) for k in names))
-    H = tc.hessian(net, x, y)
-    for i, p in enumerate(names):
-        for j, q in enumerate(names):
-            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
-                                       atol=1e-12, err_msg=f"{p}, {q}")
+    assert_matches_torch(torch, net, x, y, loss)

@@ -4,6 +4,7 @@ Hessian- and Gauss-Newton-vector products against the blocks, and diagonals with
 
 import numpy as np
 import pytest
+from _hessians import assert_matches_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,13 +194,7 @@ def test_against_torch_func_hessian():
         z = a @ d["W3"].T + d["b3"]
         return -torch.log_softmax(z, -1)[torch.arange(8), torch.tensor(y)].mean()
 
-    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
-        *(torch.tensor(net.params[k]) for k in names))
-    H = tc.hessian(net, x, y)
-    for i, p in enumerate(names):
-        for j, q in enumerate(names):
-            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
-                                       atol=1e-12, err_msg=f"{p}, {q}")
+    assert_matches_torch(torch, net, x, y, loss)
 
 
 CNN_CASES = {
@@ -269,13 +264,7 @@ def test_dense_networks_against_torch():
         x, y = rng.normal(size=(5, sizes[0])), rng.integers(sizes[-1], size=5)
         names = list(net.params)
         loss = _torch_nll(torch, names, x, y, acts[hidden])
-        ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
-            *(torch.tensor(net.params[k]) for k in names))
-        H = tc.hessian(net, x, y)
-        for i, p in enumerate(names):
-            for j, q in enumerate(names):
-                np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
-                                           atol=1e-12, err_msg=f"{hidden} {p}, {q}")
+        assert_matches_torch(torch, net, x, y, loss, what=hidden)
 
 
 RESIDUAL = {
@@ -347,13 +336,7 @@ def test_a_layer_norm_residual_network_against_torch():
         z = a @ p["W5"].T + p["b5"]
         return torch.sum((z - torch.tensor(y)) ** 2) / len(y)
 
-    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
-        *(torch.tensor(net.params[k]) for k in names))
-    H = tc.hessian(net, x, y)
-    for i, p in enumerate(names):
-        for j, q in enumerate(names):
-            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
-                                       atol=1e-11, err_msg=f"{p}, {q}")
+    assert_matches_torch(torch, net, x, y, loss, atol=1e-11)
 
 
 def test_a_block_is_named_as_a_second_derivative_everywhere_it_is_shown():

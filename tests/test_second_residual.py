@@ -5,6 +5,7 @@ parameter-free layer."""
 
 import numpy as np
 import pytest
+from _hessians import assert_blocks_agree, assert_matches_torch, draw_data
 
 import tensorcalc as tc
 
@@ -25,30 +26,8 @@ CASES = {
 }
 
 
-def _data(net, batch, rng):
-    lead = (batch,) if batch else ()
-    x = rng.normal(size=lead + net.input_shape)
-    out = net(x)
-    if net.loss_fn.name in ("nll", "cross_entropy"):
-        y = rng.integers(out.shape[-1], size=lead) if batch else int(rng.integers(out.shape[-1]))
-    else:
-        y = rng.normal(size=out.shape)
-    return x, y
-
-
 def _agree(net, x, y, rng):
-    H, N = tc.hessian(net, x, y), tc.hessian(net, x, y, method="numeric")
-    D = tc.hessian(net, x, y, method="dense")
-    scale = max(1.0, max(float(np.abs(N[k].dense()).max()) for k in N))
-    for key in H:
-        np.testing.assert_allclose(H[key].dense(), N[key].dense(), rtol=1e-5,
-                                   atol=1e-6 * scale, err_msg=str(key))
-        np.testing.assert_allclose(H[key].dense(), D[key].dense(), rtol=1e-11, atol=1e-13)
-    v = {k: rng.normal(size=p.shape) for k, p in net.params.items()}
-    hv = tc.hvp(net, x, y, v)
-    for p in net.params:
-        want = sum(np.tensordot(H[p, q].dense(), v[q], axes=v[q].ndim) for q in net.params)
-        np.testing.assert_allclose(hv[p], want, rtol=1e-9, atol=1e-12 * scale)
+    assert_blocks_agree(net, x, y, rng, dense_rtol=1e-11, dense_atol=1e-13)
 
 
 @pytest.mark.parametrize("batch", [0, 3])
@@ -56,12 +35,12 @@ def _agree(net, x, y, rng):
 def test_blocks_through_residual_blocks(name, batch):
     rng = np.random.default_rng(2)
     net = CASES[name]()
-    _agree(net, *_data(net, batch, rng), rng)
+    _agree(net, *draw_data(net, batch, rng), rng)
 
 
 def test_inner_parts_are_named_by_their_place():
     net = CASES["nested blocks, decay"]()
-    x, y = _data(net, 3, np.random.default_rng(3))
+    x, y = draw_data(net, 3, np.random.default_rng(3))
     parts = tc.hessian_parts(net, x, y, "W1")
     assert list(parts) == ["Gauss-Newton", "curvature of layer 2.2", "curvature of layer 2.3.2",
                            "curvature of layer 3", "weight decay"]
@@ -94,10 +73,4 @@ def test_against_torch_func_hessian():
         decay = sum((p[k] ** 2).sum() for k in names if k.startswith("W"))
         return ((z - torch.tensor(y)) ** 2).sum() / 5 + 0.05 * decay
 
-    ref = torch.func.hessian(loss, argnums=tuple(range(len(names))))(
-        *(torch.tensor(net.params[k]) for k in names))
-    H = tc.hessian(net, x, y)
-    for i, p in enumerate(names):
-        for j, q in enumerate(names):
-            np.testing.assert_allclose(H[p, q].dense(), ref[i][j].numpy(), rtol=1e-9,
-                                       atol=1e-12, err_msg=f"{p}, {q}")
+    assert_matches_torch(torch, net, x, y, loss)
