@@ -59,17 +59,25 @@ def norm_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
         return np.asarray(a.reshape(shared_shape))
 
     other = "".join(PRIMES[k] if k in normed else k for k in lab)
-    xh, x = f"xhat({sym['x']})", sym["x"]
+    x = sym["x"]
     s = (keep(1.0 / (V * sigma2)), shared, f"1/(V sigma({x})^2)")
-    cf = (keep(c), shared, f"c({x})")
+    sizes = dict(zip(lab, xhat.shape)) | {PRIMES[k]: xhat.shape[lab.index(k)] for k in normed}
+    return _five_terms(xhat, w, s, (keep(c), shared, f"c({x})"), (M, V), (lab, other), sizes, x)
+
+
+def _five_terms(xhat, w, s, cf, counts, labels, sizes, x: str, group=()) -> Derivative:
+    """``-s (xhat_a w_b + w_a xhat_b + c delta_ab - c/M - c xhat_a xhat_b / V)`` on the
+    input labels ``labels = (a, b)``, ``counts = (M, V)``; ``group`` is a factor that every
+    term off the diagonal carries (group norm's channel-group indicator)."""
+    (lab, other), (M, V), group = labels, counts, list(group)
     inv_m = (np.asarray(1.0 / M, dtype=xhat.dtype), "", "1/M")
     inv_v = (np.asarray(1.0 / V, dtype=xhat.dtype), "", "1/V")
+    xh = f"xhat({x})"
     xa, xb = (xhat, lab, xh), (xhat, other, xh)
     wa, wb = (w, lab, f"w({x})"), (w, other, f"w({x})")
-    terms = [(-1.0, [s, xa, wb], lab, other), (-1.0, [s, wa, xb], lab, other),
-             (-1.0, [s, cf], lab, lab), (1.0, [s, cf, inv_m], lab, other),
-             (1.0, [s, cf, inv_v, xa, xb], lab, other)]
-    sizes = dict(zip(lab, xhat.shape)) | {PRIMES[k]: xhat.shape[lab.index(k)] for k in normed}
+    terms = [(-1.0, [s, xa, wb] + group, lab, other), (-1.0, [s, wa, xb] + group, lab, other),
+             (-1.0, [s, cf], lab, lab), (1.0, [s, cf, inv_m] + group, lab, other),
+             (1.0, [s, cf, inv_v, xa, xb] + group, lab, other)]
     return structured(terms, sizes, f"dC/d{x}", x)
 
 
@@ -146,18 +154,10 @@ def _group_curvature(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
     axes = tuple(range(1 + b, ug.ndim))
     c = np.sum(ug * xg, axis=axes, keepdims=True)
     w = (ug - ug.mean(axis=axes, keepdims=True) - xg * c / M).reshape(xhat.shape)
-    nc = lab[:1 + b]
-    x = sym["x"]
-    s = (_per_channel(rs ** 2 / M, k, b), nc, f"1/(M sigma({x})^2)")
+    nc, x = lab[:1 + b], sym["x"]
+    s = (_per_channel(rs ** 2 / M, k, b), nc, f"1/(V sigma({x})^2)")
     cf = (_per_channel(c, k, b), nc, f"c({x})")
-    inv = (np.asarray(1.0 / M, dtype=xhat.dtype), "", "1/M")
-    xh = f"xhat({x})"
-    xa, xb = (xhat, lab, xh), (xhat, other, xh)
-    wa, wb = (w, lab, f"w({x})"), (w, other, f"w({x})")
-    terms = [(-1.0, [s, xa, wb, E], lab, other), (-1.0, [s, wa, xb, E], lab, other),
-             (-1.0, [s, cf], lab, lab), (1.0, [s, cf, inv, E], lab, other),
-             (1.0, [s, cf, inv, xa, xb, E], lab, other)]
-    return structured(terms, sizes, f"dC/d{x}", x)
+    return _five_terms(xhat, w, s, cf, (M, M), (lab, other), sizes, x, group=[E])
 
 
 def _group_gamma_input(layer, ctx, g: np.ndarray, sym: dict) -> Derivative:
