@@ -39,23 +39,30 @@ def chain_collapsing(parts: list[Derivative]) -> Derivative:
     return result
 
 
-def input_derivative(rec) -> Derivative:
-    """d(output)/d(input) of one layer on a forward pass (a residual block: I + J_f)."""
+def own_local(rec, wrt: str) -> Derivative:
+    """The local derivative of the layer at forward record ``rec`` by ``wrt`` (``"x"`` or a
+    parameter symbol), from the layer itself."""
+    return rec.node.layer.local(rec.ctx, wrt)
+
+
+def input_derivative(rec, local=own_local) -> Derivative:
+    """d(output)/d(input) of one layer on a forward pass (a residual block: I + J_f);
+    ``local(rec, wrt)`` gives a layer's local derivative (by default its own)."""
     layer = rec.node.layer
     if rec.node.children:
-        inner = [input_derivative(r) for r in reversed(rec.inner)]
+        inner = [input_derivative(r, local) for r in reversed(rec.inner)]
         return layer.local_from(inner, rec.ctx.x.shape, rec.ctx.sym)
-    return layer.local(rec.ctx, "x")
+    return local(rec, "x")
 
 
-def parts_to(records, path: tuple[int, ...], wrt: str) -> list[Derivative]:
+def parts_to(records, path: tuple[int, ...], wrt: str, local=own_local) -> list[Derivative]:
     """Local derivatives from the top of ``records`` down to parameter ``wrt`` of the layer at
     ``path`` (relative to ``records``)."""
-    parts = [input_derivative(r) for r in reversed(records[path[0]:])]
+    parts = [input_derivative(r, local) for r in reversed(records[path[0]:])]
     rec = records[path[0] - 1]
     if len(path) == 1:
-        return parts + [rec.node.layer.local(rec.ctx, wrt)]
-    return parts + parts_to(list(rec.inner), path[1:], wrt)
+        return parts + [local(rec, wrt)]
+    return parts + parts_to(list(rec.inner), path[1:], wrt, local)
 
 
 def jacobian(net: Network, x, wrt: str = "x", of: str | int = "output") -> Derivative:
@@ -92,9 +99,9 @@ def jacobian(net: Network, x, wrt: str = "x", of: str | int = "output") -> Deriv
     return jacobian_at(net, net.forward(x), wrt, top)
 
 
-def jacobian_at(net: Network, fw, wrt: str, top: int) -> Derivative:
+def jacobian_at(net: Network, fw, wrt: str, top: int, local=own_local) -> Derivative:
     """:func:`jacobian` of layer ``top``'s output (1-based) on a forward pass already run;
-    the arguments are not checked again."""
+    the arguments are not checked again (``local`` as in :func:`input_derivative`)."""
     owner = {node.names[s]: (node.path, s) for top_node in net.nodes
              for node in top_node.walk() for s in node.layer.params}
     with trusted():
@@ -102,7 +109,7 @@ def jacobian_at(net: Network, fw, wrt: str, top: int) -> Derivative:
         if wrt == "x":
             if not records:
                 raise TensorcalcError("of=0 is the input itself; ask for a layer 1..n.")
-            d = chain_collapsing([input_derivative(r) for r in reversed(records)])
+            d = chain_collapsing([input_derivative(r, local) for r in reversed(records)])
             return Derivative._make(d.terms, d.sizes, d.of, "x", d._dtype)
         path, s = owner[wrt]
-        return chain_collapsing(parts_to(records, path, s))
+        return chain_collapsing(parts_to(records, path, s, local))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from test_second_order import CNN_CASES, RESIDUAL, _data, dense_cases
 
 import tensorcalc as tc
-from tensorcalc.second.whole import _stacked_matrix
+from tensorcalc.second.stacked import stacked_matrix
 
 
 def _numeric_matrix(net, x, y, h=1e-5):
@@ -59,7 +59,7 @@ def test_stacked_route_and_block_route_agree():
         x, y = rng.normal(size=(batch, 3)), rng.uniform(size=(batch, 2))
         M = _check(net, x, y)
         H = tc.hessian(net, x, y)
-        stacked = _stacked_matrix(H._parts, list(net.params))
+        stacked = stacked_matrix(H._parts, list(net.params))
         assert (stacked is None) == (batch == 20)
         blocks = np.block([[H[p, q].dense().reshape(net.params[p].size, net.params[q].size)
                             for q in net.params] for p in net.params])

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .contract import ascii_spec, contract, contract_full, full_operands
+from .record import active
 from .split import SPLIT_MIN, matrix_halves
 from .term import Factor, Term, support_size
 from .windows import program
@@ -21,7 +22,16 @@ def contract_terms(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray
     a constant axis, broadcast). No term is densified beyond that result. Large terms that
     split into two halves at the same cut of the result (:mod:`tensorcalc.core.split`) are
     stacked into one matrix product; that product, or else the first term without deltas,
-    becomes the sum, and the other terms are added into it in place."""
+    becomes the sum, and the other terms are added into it in place. Inside
+    :func:`~tensorcalc.core.record.recording` the call is noted."""
+    total = _sum(terms, axes, sizes, dtype)
+    rec = active()
+    if rec is not None:
+        rec.add(terms, axes, sizes, dtype, total)
+    return total
+
+
+def _sum(terms, axes: Sequence[int], sizes: dict, dtype) -> np.ndarray:
     targets = [(t, "".join(t.axis_labels[a] for a in axes)) for t in terms]
     total, rest = _stacked(targets, sizes, dtype)
     rest.sort(key=lambda tt: len(set(tt[1])) < len(tt[1]) and not tt[0].relations)

@@ -30,14 +30,12 @@ import numpy as np
 
 from ..core.chain import chain
 from ..core.derivative import Derivative
-from ..core.term import Factor
 from ..core.validate import trusted
 from ..intermediates import back_through
 from ..intermediates import boundary_arrays as output_gradients
 from ..jacobian import chain_collapsing, input_derivative, jacobian_at, parts_to
 from ..layers import Dense
-from .curved import curvature_map, gamma_input
-from .loss import loss_curvature
+from .leaves import Leaves
 from .maps import transpose
 from .template import Template, where
 
@@ -46,16 +44,10 @@ from .template import Template, where
 MAX_TERMS = 9
 
 
-def _diag(values: np.ndarray, symbol: str, of: str) -> Derivative:
-    """The diagonal map ``v -> values (.) v`` on arrays of ``values``' shape."""
-    labels = "nihwuv"[:values.ndim] if values.ndim > 1 else "i"
-    return Derivative((Factor(values, labels, symbol),), labels, labels,
-                      dict(zip(labels, values.shape)), of, of, _checked=True)
-
-
-class Parts:
+class Parts(Leaves):
     """Everything the blocks of one network at one ``(x, y)`` share: the forward pass, the
-    upstream gradients, the loss curvature and the Jacobians, built once each."""
+    upstream gradients, the loss curvature and the Jacobians, built once each from the leaves
+    (:mod:`tensorcalc.second.leaves`)."""
 
     def __init__(self, net, tpl: Template, x, y, dense: bool = False) -> None:
         self.net, self.tpl, self.dense = net, tpl, dense
@@ -66,13 +58,13 @@ class Parts:
         self._inner: dict = {}  # dC/d(output) and d(input)/dp at positions inside blocks
         self._jac: dict = {}
         self._left: dict = {}
-        self._H = None
         self.owner = {name: u for u in tpl.units for name in u.names.values()}
 
     def jac(self, k: int, wrt: str) -> Derivative:
         """d(output of layer k, 1-based)/d(wrt), structured."""
         if (k, wrt) not in self._jac:
-            self._jac[k, wrt] = self.local(jacobian_at(self.net, self.fw, wrt, k))
+            self._jac[k, wrt] = self.local(jacobian_at(self.net, self.fw, wrt, k,
+                                                              self.local_of))
         return self._jac[k, wrt]
 
     def local(self, d: Derivative) -> Derivative:
@@ -116,9 +108,10 @@ class Parts:
                 if owner.pos[:depth] == pos[:-1]:  # inside this block, before pos
                     symbol = next(s for s, n in owner.names.items() if n == p)
                     rel = tuple(k + 1 for k in owner.pos[depth:])
-                    d = chain_collapsing(parts_to(inner[:j], rel, symbol))
+                    d = chain_collapsing(parts_to(inner[:j], rel, symbol, self.local_of))
                 else:  # before the block: through the inner layers below pos
-                    d = chain_collapsing([input_derivative(r) for r in reversed(inner[:j])]
+                    d = chain_collapsing([input_derivative(r, self.local_of)
+                                          for r in reversed(inner[:j])]
                                          + [self.jac_in(pos[:-1], p)])
             self._inner["J", pos, p] = self.local(d)
         return self._inner["J", pos, p]
@@ -132,10 +125,8 @@ class Parts:
     @property
     def curvatures(self) -> tuple:
         """The loss's curvature at the logits: (Gauss-Newton part, output activation's)."""
-        if self._H is None:
-            gn, out = loss_curvature(self.net, self.fw, self.y, self.tpl.output)
-            self._H = (self.local(gn), None if out is None else self.local(out))
-        return self._H
+        gn, out = self.leaf(("H", 0)), self.leaf(("H", 1))
+        return self.local(gn), None if out is None else self.local(out)
 
     def output_curvature(self, p: str, q: str) -> Derivative | None:
         """The output activation's own curvature, seen through dz^L/dp and dz^L/dq."""
@@ -149,13 +140,10 @@ class Parts:
         """The own curvature of the activation at ``k``, through the Jacobians of its input."""
         if not (self.reaches(k, p) and self.reaches(k, q)):
             return None
-        rec = self.rec(k)
-        s = rec.node.layer.primitive.second_hadamard(self.grad(k), rec.ctx.x)
-        if not np.any(s):
+        if not self.nonzero(("s", k)):
             return None
-        sym = rec.ctx.sym["in"]
         if (k, p) not in self._left:
-            D = self.local(_diag(s, f"dC/d{rec.ctx.sym['out']} (.) f''({sym})", sym))
+            D = self.local(self.leaf(("s", k)))
             self._left[k, p] = chain(transpose(self.jac_in(k, p)), D)
         return chain(self._left[k, p], self.jac_in(k, q))
 
@@ -165,7 +153,7 @@ class Parts:
         if not (self.reaches(k, p) and self.reaches(k, q)):
             return None
         if (k, "map") not in self._left:
-            self._left[k, "map"] = self.local(curvature_map(self.rec(k), self.grad(k)))
+            self._left[k, "map"] = self.local(self.leaf(("map", k)))
         if (k, p) not in self._left:
             self._left[k, p] = chain(transpose(self.jac_in(k, p)), self._left[k, "map"])
         part = chain(self._left[k, p], self.jac_in(k, q))
@@ -179,26 +167,16 @@ class Parts:
         if unit.kind == "norm":
             if p != unit.names["gamma"] or not self.reaches(unit.pos, q):
                 return None
-            E = self.local(gamma_input(self.rec(unit.pos), self.grad(unit.pos)))
+            E = self.local(self.leaf(("gamma", unit.pos)))
             return chain(E, self.jac_in(unit.pos, q))
         weight = unit.names.get("W", unit.names.get("K"))
         if not unit.bilinear or p != weight or not self.reaches(unit.pos, q):
             return None
         rec = self.rec(unit.pos)
         if isinstance(rec.node.layer, Dense):
-            E = self.local(self._dense_mixed(rec, self.grad(unit.pos)))
+            E = self.local(self.leaf(("mixed", unit.pos)))
             return chain(E, self.jac_in(unit.pos, q))
         return self._columns(rec, unit, p, q)
-
-    def _dense_mixed(self, rec, delta: np.ndarray) -> Derivative:
-        """d(dC/dW)/da at fixed delta: ``delta_ni delta_jk`` (transposed for (in, out))."""
-        n = "n" if self.batched else ""
-        i_j = "ji" if rec.node.layer.weights == "in_out" else "ij"
-        sizes = {"i": delta.shape[-1], "j": rec.ctx.x.shape[-1]} | (
-            {"n": delta.shape[0]} if self.batched else {})
-        return Derivative((Factor(delta, n + "i", f"delta({rec.ctx.sym['out']})"),), i_j,
-                          n + "j", sizes, f"dC/d{rec.ctx.sym['W']}", rec.ctx.sym["in"],
-                          _checked=True)
 
     def _columns(self, rec, unit, p: str, q: str) -> Derivative:
         """The same term for a convolution, column by column: the kernel's gradient with the
@@ -216,15 +194,10 @@ class Parts:
                                 f"dC/d{self.net.symbol(p)}", self.net.symbol(q))
 
     def decay(self, p: str, q: str) -> Derivative | None:
-        c = self.net.weight_decay
         decayed = {u.names[s] for u in self.tpl.units for s in u.layer.decay}
-        if not c or p != q or p not in decayed:
+        if not self.net.weight_decay or p != q or p not in decayed:
             return None
-        shape = self.net.params[p].shape
-        labels = "ijkl"[:len(shape)]
-        return Derivative((Factor(np.asarray(2.0 * c), "", f"2 {c:g}"),), labels, labels,
-                          dict(zip(labels, shape)), "dC/d" + self.net.symbol(p),
-                          self.net.symbol(p), _checked=True)
+        return self.leaf(("decay", p))
 
     def block(self, p: str, q: str, logits: bool = True) -> dict[str, Derivative]:
         """The named parts of block (p, q), in the order of the module docstring (without the

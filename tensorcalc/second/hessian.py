@@ -10,10 +10,10 @@ import numpy as np
 
 from ..backprop import backprop
 from ..core.derivative import Derivative
-from ..core.term import Term
 from ..errors import TensorcalcError, UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
+from .maps import transpose
 from .parts import HessianParts
 from .products import ggn_vp, hvp
 from .template import structured_only, template
@@ -159,9 +159,8 @@ def _columns(net, x, y, pairs, product) -> dict:
 
 def _swapped(block: Derivative) -> Derivative:
     """Block (p, q) from block (q, p): the same terms read the other way round."""
-    terms = [Term(t.factors, t.in_labels, t.out_labels, t.coef, t.relations)
-             for t in block.terms]
-    return Derivative._make(terms, block.sizes, "dC/d" + block.wrt, block.of[4:], block.dtype)
+    d = transpose(block)
+    return Derivative._make(d.terms, d.sizes, "dC/d" + block.wrt, block.of[4:], block.dtype)
 
 
 def _numeric(net, x, y, pairs) -> dict:

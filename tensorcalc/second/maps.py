@@ -3,14 +3,19 @@ derivative (input ``z.shape + z.shape``) as the map from ``z`` to ``z`` it is.""
 
 from __future__ import annotations
 
+from ..core.algebra import canonical_sum
 from ..core.derivative import Derivative
 from ..core.term import Term
 
 
 def transpose(d: Derivative) -> Derivative:
-    """``d`` with its output and input sides swapped (d(of)/d(wrt) read as a map backwards)."""
+    """``d`` with its output and input sides swapped (d(of)/d(wrt) read as a map backwards);
+    a sum's letters are made canonical again for the new axis order."""
     terms = [Term(t.factors, t.in_labels, t.out_labels, t.coef, t.relations) for t in d.terms]
-    return Derivative._make(terms, d.sizes, d.wrt, d.of, d.dtype)
+    sizes = dict(d.sizes)
+    if len(terms) > 1:
+        terms = canonical_sum(terms, sizes)
+    return Derivative._make(terms, sizes, d.wrt, d.of, d.dtype)
 
 
 def as_map(d: Derivative, of: str, wrt: str) -> Derivative:
