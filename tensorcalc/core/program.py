@@ -67,25 +67,31 @@ def compile_program(rec: Recording, leaves: dict) -> Program | None:
                                       t.out_labels, t.in_labels, t.coef, t.relations,
                                       tuple(sources)))
         steps.append((tuple(skeletons), step.axes, step.sizes, step.dtype))
-        results[id(step.result)] = k
+        results[id(_owner(step.result))] = k
     return Program(tuple(steps), tuple(k for k in leaves if k in used))
 
 
+def _owner(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 def _source(array: np.ndarray, where: dict, results: dict, rec: Recording) -> tuple | None:
-    """Where ``array`` comes from: a leaf, an earlier result (or a view of one that only
-    reshapes it), a scalar constant; None if from nowhere known."""
+    """Where ``array`` comes from: a leaf, an earlier result (or a view of all of one that
+    at most reshapes it), a scalar constant; None if from nowhere known."""
     if id(array) in where:
         return where[id(array)]
-    base = array
-    while base is not None:
-        if id(base) in results:
-            result = rec.steps[results[id(base)]].result
-            if array.shape == result.shape or (array.size == result.size
-                                               and array.flags.c_contiguous
-                                               and result.flags.c_contiguous):
-                return ("step", results[id(base)], array.shape)
-            return None
-        base = base.base
+    k = results.get(id(_owner(array)))
+    if k is not None:
+        result = rec.steps[k].result
+        same = (array.__array_interface__["data"][0] == result.__array_interface__["data"][0]
+                and array.size == result.size)
+        if same and ((array.shape, array.strides) == (result.shape, result.strides)
+                     or (array.flags.c_contiguous and result.flags.c_contiguous)):
+            return ("step", k, array.shape)
+        return None
     if np.ndim(array) == 0:
         return ("const", np.array(array))
     return None
