@@ -11,7 +11,7 @@ import tensorcalc as tc
 from tensorcalc.core.program import compile_program, run_program
 from tensorcalc.core.record import recording
 from tensorcalc.core.term import Factor
-from tensorcalc.second import stacked
+from tensorcalc.second import replay, stacked
 from tensorcalc.second.blocks import Parts
 from tensorcalc.second.template import template
 
@@ -70,10 +70,13 @@ def test_a_contracted_result_feeds_a_later_step():
     np.testing.assert_allclose(values[-1].reshape(2, 3), 2 * _reference(new), rtol=1e-14)
 
 
-def _blocks(net, x, y):
-    """The whole Hessian assembled from its blocks, each built afresh (no recorded program)."""
-    H = tc.hessian(net, x, y)
-    return np.block([[H[p, q].dense().reshape(net.params[p].size, net.params[q].size)
+def _dense_blocks(net, x, y):
+    """Every block with every part materialised first (never compiled nor replayed)."""
+    return tc.hessian(net, x, y, method="dense")
+
+
+def _matrix(net, blocks):
+    return np.block([[blocks[p, q].dense().reshape(net.params[p].size, net.params[q].size)
                       for q in net.params] for p in net.params])
 
 
@@ -83,15 +86,28 @@ def _other_parameters(net, rng):
     return net
 
 
+def _assert_agree(net, x, y):
+    """The matrix and every block of the structured method == the dense method's blocks."""
+    dense = _dense_blocks(net, x, y)
+    np.testing.assert_allclose(tc.hessian(net, x, y).matrix(), _matrix(net, dense),
+                               rtol=1e-12, atol=1e-13)
+    H = tc.hessian(net, x, y)
+    for key in H:
+        np.testing.assert_allclose(H[key].dense(), dense[key].dense(), rtol=1e-12,
+                                   atol=1e-13, err_msg=str(key))
+
+
+def _compiled_matrices() -> int:
+    return sum(key[-1] == "matrix" for key in replay._COMPILED)
+
+
 def _assert_replays(net, x, y, x2, y2, rng):
-    """The matrix at (x, y) compiles; at new data and parameters it replays, == its blocks."""
-    stacked._COMPILED.clear()
-    np.testing.assert_allclose(tc.hessian(net, x, y).matrix(), _blocks(net, x, y),
-                               rtol=1e-12, atol=1e-13)
-    compiled = len(stacked._COMPILED)
-    other = _other_parameters(net, rng)
-    np.testing.assert_allclose(tc.hessian(other, x2, y2).matrix(), _blocks(other, x2, y2),
-                               rtol=1e-12, atol=1e-13)
+    """The matrix and blocks at (x, y) compile; at new data and parameters they replay and
+    still agree with the dense method. Returns how many matrix programs were kept."""
+    replay._COMPILED.clear()
+    _assert_agree(net, x, y)
+    compiled = _compiled_matrices()
+    _assert_agree(_other_parameters(net, rng), x2, y2)
     return compiled
 
 
@@ -147,13 +163,10 @@ def test_a_part_left_out_as_zero_is_recompiled_when_it_is_not():
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(4, 3)), rng.integers(2, size=4)
     flat = net.with_param("W2", np.zeros_like(net.params["W2"]))
-    stacked._COMPILED.clear()
-    np.testing.assert_allclose(tc.hessian(flat, x, y).matrix(), _blocks(flat, x, y),
-                               rtol=1e-12, atol=1e-14)
-    (done,) = stacked._COMPILED.values()
-    assert done.absent  # the part was left out
-    np.testing.assert_allclose(tc.hessian(net, x, y).matrix(), _blocks(net, x, y),
-                               rtol=1e-12, atol=1e-14)
+    replay._COMPILED.clear()
+    _assert_agree(flat, x, y)
+    assert all(done.absent for done in replay._COMPILED.values())  # the part was left out
+    _assert_agree(net, x, y)
 
 
 @pytest.mark.parametrize("name", RESIDUAL)

@@ -16,6 +16,7 @@ from .blocks import Parts
 from .maps import transpose
 from .parts import HessianParts
 from .products import ggn_vp, hvp
+from .replay import replayed, structure
 from .template import structured_only, template
 from .whole import HessianBlocks
 
@@ -107,11 +108,20 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
             p, q = pair
             if (q, p) in built and p != q:
                 return _swapped(built[q, p])
-            return _total(parts.block(p, q))
+            return _block(parts, p, q)
     blocks = HessianBlocks(net, pairs, build, parts if method == "full" else None)
     if wrt is None:
         return blocks
     return blocks[pairs[0]]
+
+
+def _block(parts: Parts, p: str, q: str) -> Derivative:
+    """The sum of block (p, q)'s parts, its chain built once per structure and replayed."""
+    def build(rec):
+        return [_total(parts.block(p, q))], None, True
+
+    _, (block,), _ = replayed(parts, structure(parts, "block", p, q), build)
+    return block
 
 
 def gauss_newton(net, x, y, wrt=None):

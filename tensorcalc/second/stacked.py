@@ -12,12 +12,8 @@ of each hidden activation, the bilinear terms, weight decay) are added block by 
 are small and carry deltas. ``G`` holds ``N K P`` entries, so this route is taken when that is
 no more than the ``P x P`` result (``N K <= P``).
 
-The first call for a structure (the network's layers and loss, its parameter names, the input's
-shape and type) builds every part as a chain of derivatives and records the contractions that
-evaluate them (:mod:`tensorcalc.core.record`). Later calls replay those contractions on the
-leaves of their own forward pass (:mod:`tensorcalc.core.program`), building no derivative
-again; a part left out because its leaf was all zeros (an activation whose ``f''`` vanished
-there) is checked again, and the structure recompiled if it no longer vanishes.
+The first call for a structure builds every part as a chain of derivatives; later calls replay
+its contractions (:mod:`tensorcalc.second.replay`).
 """
 
 from __future__ import annotations
@@ -27,9 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.contract import ascii_spec
-from ..core.program import Program, compile_program, run_program
-from ..core.record import recording
 from .blocks import Parts
+from .replay import replayed, structure
 
 
 @dataclass(frozen=True)
@@ -69,45 +64,20 @@ def _placement(d, i: int, j: int) -> Placement:
                      index)
 
 
-@dataclass(frozen=True)
-class Compiled:
-    program: Program
-    steps: tuple[int, ...]  # the step giving each array of the layout, in order
-    layout: Layout
-    absent: frozenset
-
-
-_COMPILED: dict[tuple, Compiled] = {}
-
-
 def stacked_matrix(parts: Parts, names: list[str]) -> np.ndarray | None:
     """The whole Hessian (module docstring), or None when the per-sample Jacobian would hold
     more entries than the matrix."""
-    key = (parts.net.signature, tuple(names), parts.net.weight_decay, parts.fw.x.shape,
-           parts.fw.x.dtype.char, np.shape(parts.y))
-    done = _COMPILED.get(key)
-    if done is not None:
-        if not any(parts.nonzero(k) for k in done.absent):
-            results = run_program(done.program, parts.leaf_arrays(done.program.leaves))
-            return _assemble([results[k] for k in done.steps], done.layout)
-        del _COMPILED[key]
-    with recording() as rec:
-        found = _evaluate(parts, names, rec)
+    found = replayed(parts, structure(parts, "matrix"), lambda rec: _evaluate(parts, names, rec))
     if found is None:
         return None
-    values, steps, layout = found
-    program = compile_program(rec, parts.built_leaves()) if steps is not None else None
-    if program is not None:
-        if len(_COMPILED) > 64:
-            _COMPILED.clear()
-        _COMPILED[key] = Compiled(program, steps, layout, frozenset(parts.absent))
-    return _assemble(values, layout)
+    values, _, (steps, layout) = found
+    return _assemble([values[k] for k in steps], layout)
 
 
 def _evaluate(parts: Parts, names: list[str], rec):
-    """Every array the matrix is assembled from, the recorded step that gave each (None if
-    one was not given by exactly one step) and the layout; or None (the Jacobian route does
-    not pay)."""
+    """For :func:`~tensorcalc.second.replay.replayed`: no output derivative; the recorded
+    step that gave each array the matrix is assembled from, and the layout; or None (the
+    Jacobian route does not pay)."""
     top = parts.tpl.top + 1
     jacobians = [parts.jac(top, p) for p in names]
     out_shape = jacobians[0].out_shape
@@ -124,13 +94,14 @@ def _evaluate(parts: Parts, names: list[str], rec):
             for d in parts.block(p, names[j], logits=False).values():
                 derivatives.append(d)
                 where.append(_placement(d, i, j))
-    values, steps = [], []
+    steps = []
     for m, d in enumerate(derivatives):
         before = rec.last
-        values.append(d.dense() if m <= len(names) else d.compact)
-        steps.append(rec.last if rec.last == before + 1 else None)
-    steps = None if None in steps else tuple(steps)
-    return values, steps, Layout(n, k, sizes, tuple(where))
+        _ = d.dense() if m <= len(names) else d.compact  # what is kept is the step
+        if rec.last != before + 1:
+            raise RuntimeError("an evaluation of a Hessian part recorded no single step")
+        steps.append(rec.last)
+    return (), (tuple(steps), Layout(n, k, sizes, tuple(where))), True
 
 
 def _assemble(values: list[np.ndarray], layout: Layout) -> np.ndarray:
