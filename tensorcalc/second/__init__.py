@@ -6,7 +6,9 @@ convolution layers, weight decay; see :mod:`tensorcalc.second.blocks`), each a c
 order's structured Jacobians; ``hessian(net, x, y)`` maps every pair to its block, and its
 ``.matrix()`` is the whole Hessian in one array (:mod:`tensorcalc.second.whole`); ``hvp`` and
 ``ggn_vp`` apply the Hessian and the Gauss-Newton
-matrix to a direction without building any block.
+matrix to a direction without building any block. The chains start from named leaves
+(:mod:`tensorcalc.second.leaves`), so that a block's or the matrix's contractions, recorded once
+per structure, are replayed on a new forward pass (:mod:`tensorcalc.second.replay`).
 """
 
 from __future__ import annotations

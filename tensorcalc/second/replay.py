@@ -1,7 +1,7 @@
 """Second-order computations compiled once per network structure and replayed.
 
-The first call for a structure (the network's layers and loss, its parameter names and weight
-decay, the shapes and types of the input and targets) builds its parts as chains of
+The first call for a structure (the network's layers and loss, its parameter names, symbols and
+weight decay, the shapes and types of the input and targets) builds its parts as chains of
 derivatives, recording the contractions that evaluate them (:mod:`tensorcalc.core.record`).
 Later calls replay those contractions on the leaves of their own forward pass
 (:mod:`tensorcalc.second.leaves`) and rebuild the resulting derivatives from them
@@ -39,7 +39,8 @@ _COMPILED: dict[tuple, Compiled] = {}
 def structure(parts, *what) -> tuple:
     """The key of a computation ``what`` on the network and data of ``parts``."""
     net, x = parts.net, parts.fw.x
-    return (net.signature, tuple(net.params), net.weight_decay, x.shape, x.dtype.char,
+    symbols = tuple(tuple(node.sym.items()) for node in net._placed())
+    return (net.signature, tuple(net.params), symbols, net.weight_decay, x.shape, x.dtype.char,
             np.shape(parts.y)) + what
 
 
