@@ -2,8 +2,8 @@
 either variance, batch norm over channels, group norm): each norm's curvature map and
 gamma-by-input term against central differences of the layer's own backward; Hessian blocks of
 networks with them against central differences of the gradient, the dense method,
-Hessian-vector products (which take these layers by complex step) and torch.func.hessian of a
-written-out layer norm."""
+Hessian-vector products (which apply the same curvature maps to the tangents) and
+torch.func.hessian of a written-out layer norm."""
 
 import numpy as np
 import pytest
@@ -95,7 +95,7 @@ NEEDS_BATCH = ("batch norms", "conv, batch norm over channels")
 def test_blocks_against_central_differences_dense_and_products(name, batch):
     rng = np.random.default_rng(5)
     net = CASES[name]()
-    assert_blocks_agree(net, *draw_data(net, batch, rng), rng)  # hvp by complex step there
+    assert_blocks_agree(net, *draw_data(net, batch, rng), rng)
 
 
 def test_parts_name_the_curvature_of_the_norm_and_gamma_bilinear():

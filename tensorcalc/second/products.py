@@ -2,12 +2,15 @@
 
 Forward over reverse: the forward pass carries the tangent ``R(out)`` of every layer's output in
 the direction ``v`` (a bilinear layer ``B(W, a)``: ``B(W, R(a)) + B(V_W, a) + v_b``; an
-activation ``f'(z) (.) R(z)``; a linear layer its Jacobian applied); the loss curvature turns the
-logits' tangent into the tangent of their gradient; the backward pass carries ``R(dC/d out)``
-down with each layer's own shortcut backward, plus the layer's second-order terms (an
-activation's ``g (.) f''(z) (.) R(z)``; a bilinear layer's backward with ``R(a)`` in place of
-``a`` for its weight and with ``V_W`` in place of ``W`` for its input, both exact because the
-backward is linear in each). The Gauss-Newton product keeps only ``J^T H J v``: the same
+activation ``f'(z) (.) R(z)``; a linear layer, a hidden softmax and a norm their structured
+Jacobians applied, a norm's by gamma and beta too); the loss curvature turns the logits'
+tangent into the tangent of their gradient; the backward pass carries ``R(dC/d out)`` down
+with each layer's own shortcut backward, plus the layer's second-order terms (an activation's
+``g (.) f''(z) (.) R(z)``; a bilinear layer's backward with ``R(a)`` in place of ``a`` for its
+weight and with ``V_W`` in place of ``W`` for its input, both exact because the backward is
+linear in each; a hidden softmax's or a norm's curvature map, and a norm's gamma-by-input
+term, applied to the tangents). Only a layer kind without structured parts goes by complex
+step. The Gauss-Newton product keeps only ``J^T H J v``: the same
 forward tangent, then a plain backward pass of ``H J v``.
 """
 
@@ -23,7 +26,9 @@ from ..core.validate import complex_step
 from ..errors import ShapeMismatchError, TensorcalcError
 from ..intermediates import boundary_arrays as output_gradients
 from ..network.forward import run
+from .curved import curvature_map, gamma_input
 from .loss import loss_curvature
+from .maps import transpose
 from .template import role, template
 
 
@@ -118,9 +123,8 @@ def _role(rec, k: int, first) -> str:
 
 
 def _product_role(layer) -> str:
-    """A layer's role in the products: a hidden softmax and the norms go by complex step."""
-    kind = role(layer, 1, False)
-    return "generic" if kind in ("curved", "norm") else kind
+    """A layer's role in the products (as in the blocks, an embedding only as the first)."""
+    return role(layer, 1, False)
 
 
 def _forward(net, records, r, d: dict, first=None) -> list:
@@ -212,8 +216,11 @@ def _forward_tangent(rec, role: str, r: np.ndarray, d: dict) -> np.ndarray:
         return layer.forward_in(ctx.x, {"C": d[names["C"]]}, shape)[0]
     if role == "elementwise":
         return layer.primitive.hadamard(r, ctx.x)
-    J = layer.local(ctx, "x")  # a linear layer: its Jacobian applied, structured
-    return chain(J, Derivative._wrap(np.array(r), r.shape, (), "x", "t")).dense()
+    tangent = _apply(layer.local(ctx, "x"), r)  # its Jacobian applied, structured
+    if role == "norm":  # and gamma's and beta's, applied to their directions
+        for s in ("gamma", "beta"):
+            tangent = tangent + _apply(layer.local(ctx, s), d[names[s]])
+    return tangent
 
 
 def _backward_tangent(rec, role: str, rg, g, r_in, d: dict, out: dict, *, second: bool,
@@ -229,6 +236,8 @@ def _backward_tangent(rec, role: str, rg, g, r_in, d: dict, out: dict, *, second
         return layer.backward(rg, ctx, True)[0]
     gx, found = layer.backward(rg, ctx, want_input)
     out.update({names[s]: a for s, a in found.items()})
+    if role in ("curved", "norm") and second:
+        return _curved_terms(rec, role, gx, g, r_in, d, out, want_input)
     if role == "bilinear" and second:
         weight = "W" if "W" in ctx.p else "K"
         if want_input:  # the weight's gradient is linear in the input; the input's in W
@@ -236,6 +245,21 @@ def _backward_tangent(rec, role: str, rg, g, r_in, d: dict, out: dict, *, second
             out[names[weight]] = out[names[weight]] + extra
             swapped = dict(ctx.p) | {weight: d[names[weight]]}
             gx = gx + layer.backward(g, ctx._replace(p=swapped), True)[0]
+    return gx
+
+
+def _curved_terms(rec, role: str, gx, g, r_in, d: dict, out: dict, want_input: bool):
+    """A hidden softmax's or a norm's own second-order terms along the tangent, from the same
+    structured maps as the blocks: its curvature map ``M`` (input by input) adds ``M R(x)`` to
+    the input's tangent; a norm's ``E = d(dC/dgamma)/dx`` adds ``E R(x)`` to gamma's and
+    ``E^T v_gamma`` to the input's (beta enters linearly: no term)."""
+    if want_input:
+        gx = gx + _apply(curvature_map(rec, g), r_in)
+    if role == "norm":
+        E, gamma = gamma_input(rec, g), rec.node.names["gamma"]
+        out[gamma] = out[gamma] + _apply(E, r_in)
+        if want_input:
+            gx = gx + _apply(transpose(E), d[gamma])
     return gx
 
 

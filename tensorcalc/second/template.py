@@ -12,7 +12,7 @@ its own forward and backward by complex-step differentiation, exact to rounding.
 blocks are walked into: their inner layers take these roles at their own positions (``(k,
 j)``, the j-th layer of the block at k), the skip path adding nothing of second order. The
 last layer may be an output activation or softmax, whose curvature goes with the loss's.
-Hessian-vector products take the curved and norm layers by complex step.
+Hessian-vector products apply the curved and norm layers' maps to the tangents.
 """
 
 from __future__ import annotations
