@@ -54,6 +54,7 @@ class Layout:
 
 
 def _placement(d, i: int, j: int) -> Placement:
+    """Where part ``d`` of block (i, j) goes: its delta pattern read off its letters."""
     out, inp = d._pattern
     labels = out + inp
     unique = "".join(dict.fromkeys(labels))
@@ -116,9 +117,13 @@ def _assemble(values: list[np.ndarray], layout: Layout) -> np.ndarray:
     for place, value in zip(layout.parts, values[m + 1:]):
         value = np.einsum(place.align, value)[place.index]
         i, j = place.i, place.j
-        block = matrix[edges[i]:edges[i + 1], edges[j]:edges[j + 1]]
-        np.einsum(place.view, block.reshape(place.shape))[...] += value
+        blocks = [matrix[edges[i]:edges[i + 1], edges[j]:edges[j + 1]]]
         if j != i:
-            block = matrix[edges[j]:edges[j + 1], edges[i]:edges[i + 1]].T
-            np.einsum(place.view, block.reshape(place.shape))[...] += value
+            blocks.append(matrix[edges[j]:edges[j + 1], edges[i]:edges[i + 1]].T)
+        for block in blocks:
+            view = block.reshape(place.shape)  # splits each axis: always a view
+            if not np.may_share_memory(view, matrix):
+                raise RuntimeError("a block of the Hessian matrix could not be viewed in its "
+                                   "parameters' shapes")
+            np.einsum(place.view, view)[...] += value
     return matrix
