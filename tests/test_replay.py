@@ -183,3 +183,30 @@ def test_each_part_placed_from_its_compact_value_equals_its_dense_value(name):
                 np.einsum(place.view, out)[...] += np.einsum(place.align, d.compact)[place.index]
                 np.testing.assert_allclose(out, d.dense(), rtol=1e-14, atol=1e-15,
                                            err_msg=f"{p}, {q}: {part}")
+
+
+def test_losses_differing_in_scale_or_reduction_do_not_share_a_program():
+    layers = [tc.Dense(4), "tanh", tc.Dense(2)]
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    mean = tc.Network.stack(layers, input_shape=(3,), loss="squared_error", seed=1)
+    half_sum = tc.Network.stack(layers, input_shape=(3,), seed=1,
+                                loss=tc.Loss("squared_error", scale=0.5, reduction="sum"))
+    replay._COMPILED.clear()
+    first = tc.hessian(mean, x, y)
+    M = first.matrix()
+    blocks = {key: first[key].dense() for key in first}
+    second = tc.hessian(half_sum, x, y)  # C = 0.5 sum_n = 1.5 x (1/3) sum_n
+    np.testing.assert_allclose(second.matrix(), 1.5 * M, rtol=1e-12, atol=1e-14)
+    for key, block in blocks.items():
+        np.testing.assert_allclose(second[key].dense(), 1.5 * block, rtol=1e-12, atol=1e-14)
+
+
+def test_the_dense_method_is_never_replayed(monkeypatch):
+    net = tc.Network.random([3, 4, 2], hidden="tanh", seed=9)
+    x, y = np.ones((2, 3)), np.zeros((2, 2))
+    replay._COMPILED.clear()
+    full = tc.hessian(net, x, y, "W1").dense()  # compiled
+    monkeypatch.setattr(replay, "run_program", lambda *a: pytest.fail("the dense method replayed"))
+    np.testing.assert_allclose(tc.hessian(net, x, y, "W1", method="dense").dense(), full,
+                               rtol=1e-12, atol=1e-14)

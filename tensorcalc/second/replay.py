@@ -1,11 +1,11 @@
 """Second-order computations compiled once per network structure and replayed.
 
-The first call for a structure (the network's layers and loss, its parameter names, symbols and
-weight decay, the shapes and types of the input and targets) builds its parts as chains of
-derivatives, recording the contractions that evaluate them (:mod:`tensorcalc.core.record`).
-Later calls replay those contractions on the leaves of their own forward pass
-(:mod:`tensorcalc.second.leaves`) and rebuild the resulting derivatives from them
-(:mod:`tensorcalc.core.program`), building no chain again. A part left out because its leaf
+The first call for a structure (the network's layers, its loss with its scale and reduction,
+its parameter names, symbols and weight decay, the shapes and types of the input and targets)
+builds its parts as chains of derivatives, recording the contractions that evaluate them
+(:mod:`tensorcalc.core.record`). Later calls replay those contractions on the leaves of their
+own forward pass (:mod:`tensorcalc.second.leaves`) and rebuild the resulting derivatives from
+them (:mod:`tensorcalc.core.program`), building no chain again. A part left out because its leaf
 was all zeros (an activation whose ``f''`` or upstream gradient vanished there) is checked
 again, and the structure compiled anew if it no longer vanishes. A computation that reads an
 array of another origin (a convolution's bilinear columns) is not kept: it is built afresh
@@ -38,18 +38,20 @@ _COMPILED: dict[tuple, Compiled] = {}
 
 def structure(parts, *what) -> tuple:
     """The key of a computation ``what`` on the network and data of ``parts``."""
-    net, x = parts.net, parts.fw.x
+    net, x, loss = parts.net, parts.fw.x, parts.net.loss_fn
     symbols = tuple(tuple(node.sym.items()) for node in net._placed())
-    return (net.signature, tuple(net.params), symbols, net.weight_decay, x.shape, x.dtype.char,
-            np.shape(parts.y)) + what
+    losses = (loss.name, id(loss.primitive), loss.scale, loss.reduction)
+    return (net.signature, losses, tuple(net.params), symbols, net.weight_decay, x.shape,
+            x.dtype.char, np.shape(parts.y)) + what
 
 
 def replayed(parts, key: tuple, build: Callable):
     """``(values, outputs, extra)``: every recorded step's value, the output derivatives and
     the caller's extra, replayed for ``key``, or built by ``build(rec)`` and compiled for the
     next call. ``build`` returns ``(outputs, extra, keep)`` (``keep`` False: not to be
-    compiled), or None when there is nothing to compute that way."""
-    done = _COMPILED.get(key)
+    compiled), or None when there is nothing to compute that way. The dense method
+    (``parts.dense``, every part materialised) is always built afresh."""
+    done = None if parts.dense else _COMPILED.get(key)
     if done is not None:
         if not any(parts.nonzero(k) for k in done.absent):
             leaves = parts.leaf_arrays(done.program.leaves)
