@@ -229,3 +229,13 @@ def test_drawn_stacks_replay_without_mixing_up_structures(case):
                       loss=tc.Loss(loss.name, scale=1.5 - loss.scale,
                                    reduction="sum" if loss.reduction == "mean" else "mean"))
     _assert_agree(twin, x, y)  # another loss scale, reduction and weight decay
+
+
+@settings(max_examples=8, deadline=None)
+@given(tcs.conv_stacks(max_size=6))
+def test_drawn_cnns_replay_their_blocks_without_a_convolution_column_term(case):
+    """Blocks of a CNN without a convolution's column-by-column term are compiled and
+    replayed; the others are built afresh. Both agree with the dense method."""
+    net, x, y = case
+    _assert_agree(net, x, y)
+    _assert_agree(_other_parameters(net, np.random.default_rng(11)), x, y)
