@@ -27,6 +27,8 @@ class Step:
 
 @dataclass
 class Recording:
+    """The contractions noted so far, in the order they ran."""
+
     steps: list[Step] = field(default_factory=list)
 
     def add(self, terms, axes, sizes, dtype, result) -> None:
