@@ -142,3 +142,20 @@ def test_compiled_plan_replays_the_same_chain():
     last = replayed.trace[-1]
     np.testing.assert_allclose(last.result.dense(), replayed["b1"].dense(), rtol=1e-12)
     assert replayed.largest_bytes == traced.largest_bytes
+
+
+def test_a_plan_is_not_shared_by_networks_with_other_names_or_type():
+    """The same layers numbered another way (other parameter names) or in float32 compile
+    their own plans: each gets its own names, values and type."""
+    layers = [tc.Embedding(5, 1), tc.Flatten(), tc.Dense(2), "tanh", tc.Dense(2)]
+    x, y = np.array([[0, 1], [2, 3], [4, 0]]), np.array([0, 1, 1])
+    nets = [tc.Network.stack(layers, loss="nll", input_shape=(2,), seed=1, numbering="by_dense"),
+            tc.Network.stack(layers, loss="nll", input_shape=(2,), seed=0),
+            tc.Network.stack(layers, loss="nll", input_shape=(2,), seed=0, dtype=np.float32)]
+    assert len({net.signature for net in nets}) == 3
+    for net in nets:
+        full, shortcut = tc.backprop(net, x, y), tc.backprop(net, x, y, "shortcut")
+        assert list(full) == list(net.params)
+        for name in net.params:
+            assert full[name].dense().dtype == net.dtype
+            np.testing.assert_allclose(full[name].dense(), shortcut[name].dense(), rtol=1e-5)

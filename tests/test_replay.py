@@ -239,3 +239,21 @@ def test_drawn_cnns_replay_their_blocks_without_a_convolution_column_term(case):
     net, x, y = case
     _assert_agree(net, x, y)
     _assert_agree(_other_parameters(net, np.random.default_rng(11)), x, y)
+
+
+def test_a_float32_network_keeps_its_type_and_does_not_share_a_float64_program():
+    """An embedding reads integer ids, so the input's type does not tell the two apart; the
+    network's signature does. Weight decay's 2c stays float32 too."""
+    layers = [tc.Embedding(5, 3), tc.Flatten(), tc.Dense(4), "tanh", tc.Dense(3), "softmax"]
+    x, y = np.array([[0, 1], [2, 3], [4, 0]]), np.array([0, 2, 1])
+    replay._COMPILED.clear()
+    for dtype in (np.float64, np.float32):
+        net = tc.Network.stack(layers, loss="cross_entropy", input_shape=(2,), seed=0,
+                               dtype=dtype, weight_decay=0.2)
+        H, D = tc.hessian(net, x, y), tc.hessian(net, x, y, method="dense")
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        M = H.matrix()
+        assert M.dtype == dtype
+        np.testing.assert_allclose(M, _matrix(net, D), rtol=tol, atol=tol)
+        for key in H:
+            assert H[key].dense().dtype == dtype, key

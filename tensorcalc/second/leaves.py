@@ -116,7 +116,8 @@ class Leaves:
     def _decay_leaf(self, name: str) -> Derivative:
         c, shape = self.net.weight_decay, self.net.params[name].shape
         labels = "ijkl"[:len(shape)]
-        return Derivative((Factor(np.asarray(2.0 * c), "", f"2 {c:g}"),), labels, labels,
+        value = np.asarray(2.0 * c, dtype=self.net.dtype)  # a float32 network stays float32
+        return Derivative((Factor(value, "", f"2 {c:g}"),), labels, labels,
                           dict(zip(labels, shape)), "dC/d" + self.net.symbol(name),
                           self.net.symbol(name), _checked=True)
 

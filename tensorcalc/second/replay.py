@@ -1,11 +1,12 @@
 """Second-order computations compiled once per network structure and replayed.
 
-The first call for a structure (the network's layers, its loss with its scale and reduction,
-its parameter names, symbols and weight decay, the shapes and types of the input and targets)
-builds its parts as chains of derivatives, recording the contractions that evaluate them
-(:mod:`tensorcalc.core.record`). Later calls replay those contractions on the leaves of their
-own forward pass (:mod:`tensorcalc.second.leaves`) and rebuild the resulting derivatives from
-them (:mod:`tensorcalc.core.program`), building no chain again. A part left out because its leaf
+The first call for a structure (the network's signature: its layers, its loss with its scale
+and reduction, weight decay, its parameter names and symbols and its type; and the shapes and
+types of the input and targets) builds its parts as chains of derivatives, recording the
+contractions that evaluate them (:mod:`tensorcalc.core.record`). Later calls replay those
+contractions on the leaves of their own forward pass (:mod:`tensorcalc.second.leaves`) and
+rebuild the resulting derivatives from them (:mod:`tensorcalc.core.program`), building no
+chain again. A part left out because its leaf
 was all zeros (an activation whose ``f''`` or upstream gradient vanished there) is checked
 again, and the structure compiled anew if it no longer vanishes. A computation that reads an
 array of another origin (a convolution's bilinear columns) is not kept: it is built afresh
@@ -38,11 +39,8 @@ _COMPILED: dict[tuple, Compiled] = {}
 
 def structure(parts, *what) -> tuple:
     """The key of a computation ``what`` on the network and data of ``parts``."""
-    net, x, loss = parts.net, parts.fw.x, parts.net.loss_fn
-    symbols = tuple(tuple(node.sym.items()) for node in net._placed())
-    losses = (loss.name, id(loss.primitive), loss.scale, loss.reduction)
-    return (net.signature, losses, tuple(net.params), symbols, net.weight_decay, x.shape,
-            x.dtype.char, np.shape(parts.y)) + what
+    x = parts.fw.x
+    return (parts.net.signature, x.shape, x.dtype.char, np.shape(parts.y)) + what
 
 
 def replayed(parts, key: tuple, build: Callable):
