@@ -93,7 +93,7 @@ class Network:
                           (loss.name, id(loss.primitive), loss.scale, loss.reduction),
                           self.weight_decay, tuple(self.params),
                           tuple(tuple(node.sym.items()) for node in self._placed()),
-                          np.dtype(self._dtype).char)
+                          np.dtype(self.dtype).char)
 
     stack = classmethod(lambda cls, layers, **options: cls(layers, **options))
     stack.__doc__ = ("A network from any stack of layers: ``Network.stack(layers, loss=..., "
