@@ -85,15 +85,11 @@ class Network:
         #: Parameters by name, read-only (build a changed network with :meth:`with_params`).
         self.params = MappingProxyType(self._check_params(params, names, seed))
         self.local_keys = local_keys(self.nodes)
-        #: What a compiled chain (backprop's, and the Hessian's) depends on besides the shapes
-        #: of the data: the layers, the loss with its scale and reduction, weight decay, the
-        #: parameters' names and symbols, and the type.
-        loss = self.loss_fn
-        self.signature = (tuple(layer.spec() for layer in self.layers),
-                          (loss.name, id(loss.primitive), loss.scale, loss.reduction),
-                          self.weight_decay, tuple(self.params),
-                          tuple(tuple(node.sym.items()) for node in self._placed()),
-                          np.dtype(self.dtype).char)
+        #: What compiled chains depend on besides the data's shapes (names and type included).
+        loss, symbols = self.loss_fn, tuple(tuple(n.sym.items()) for n in self._placed())
+        self.signature = (tuple(layer.spec() for layer in self.layers), loss.name,
+                          id(loss.primitive), loss.scale, loss.reduction, self.weight_decay,
+                          tuple(self.params), symbols, np.dtype(self.dtype).char)
 
     stack = classmethod(lambda cls, layers, **options: cls(layers, **options))
     stack.__doc__ = ("A network from any stack of layers: ``Network.stack(layers, loss=..., "
