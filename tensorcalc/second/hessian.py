@@ -4,8 +4,6 @@ gradient)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from ..backprop import backprop
@@ -14,7 +12,7 @@ from ..errors import TensorcalcError, UnknownNameError
 from ..numeric import numerical_derivative
 from .blocks import Parts
 from .maps import transpose
-from .parts import HessianParts
+from .parts import HessianParts, sum_parts
 from .products import ggn_vp, hvp
 from .replay import replayed, structure
 from .template import structured_only, template
@@ -58,14 +56,6 @@ def hessian_parts(net, x, y, wrt) -> HessianParts:
     structured_only(net, tpl)
     return HessianParts(Parts(net, tpl, x, y).block(p, q),
                         "dC/d" + net.symbol(p), net.symbol(q))
-
-
-def _total(parts: Mapping[str, Derivative]) -> Derivative:
-    items = list(parts.values())
-    total = items[0]
-    for d in items[1:]:
-        total = total + d
-    return total
 
 
 def hessian(net, x, y, wrt=None, method: str = "full"):
@@ -118,7 +108,7 @@ def hessian(net, x, y, wrt=None, method: str = "full"):
 def _block(parts: Parts, p: str, q: str) -> Derivative:
     """The sum of block (p, q)'s parts, its chain built once per structure and replayed."""
     def build(rec):
-        return [_total(parts.block(p, q))], None, True
+        return [sum_parts(parts.block(p, q))], None, True
 
     _, (block,), _ = replayed(parts, structure(parts, "block", p, q), build)
     return block
@@ -141,7 +131,7 @@ def gauss_newton(net, x, y, wrt=None):
     blocks = {}
     for p, q in _pairs(net, wrt):
         block = parts.block(p, q)
-        blocks[p, q] = _total({k: d for k, d in block.items()
+        blocks[p, q] = sum_parts({k: d for k, d in block.items()
                                if k in ("Gauss-Newton", "weight decay")})
     return blocks if wrt is None else next(iter(blocks.values()))
 

@@ -3,7 +3,18 @@ LaTeX), and the block as their sum."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..core.derivative import Derivative
+
+
+def sum_parts(parts: Mapping[str, Derivative]) -> Derivative:
+    """The sum of the parts of a block (at least one)."""
+    items = list(parts.values())
+    total = items[0]
+    for d in items[1:]:
+        total = total + d
+    return total
 
 
 class HessianParts(dict):
@@ -16,11 +27,7 @@ class HessianParts(dict):
         self.of, self.wrt = of, wrt
 
     def total(self) -> Derivative:
-        items = list(self.values())
-        total = items[0]
-        for d in items[1:]:
-            total = total + d
-        return total
+        return sum_parts(self)
 
     def __str__(self) -> str:
         head = (f"d2C/d{self.of[4:]} d{self.wrt} as {len(self)} part"
